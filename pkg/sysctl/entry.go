@@ -72,6 +72,8 @@ func Parse(s string) (Entry, error) {
 	iface := strings.Join(parts[3:len(parts)-1], ".")
 	switch {
 	case iface == placeholder || iface == "ifname":
+	case parts[3] == placeholder || parts[3] == "ifname":
+		return Entry{}, invalid(nil, "sysctl %s: expected a single <name> after %s, got %s; expected %s", quote(s), parts[3], quote(strings.Join(parts[4:], ".")), expectedShape)
 	case iface == "":
 		return Entry{}, invalid(nil, "sysctl %s: the interface part is empty, write IFNAME there; expected %s", quote(s), expectedShape)
 	case iface == "all" || iface == "default":
