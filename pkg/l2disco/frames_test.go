@@ -25,11 +25,11 @@ func merge(rows ...[]byte) []byte { return bytes.Join(rows, nil) }
 
 func TestARPAnnouncementGolden(t *testing.T) {
 	want := merge(
-		[]byte{0x00, 0x01},                         // hardware type: Ethernet
-		[]byte{0x08, 0x00},                         // protocol type: IPv4
-		[]byte{6},                                  // hardware address length
-		[]byte{4},                                  // protocol address length
-		[]byte{0x00, 0x01},                         // operation: request (RFC 5227 2.3)
+		[]byte{0x00, 0x01}, // hardware type: Ethernet
+		[]byte{0x08, 0x00}, // protocol type: IPv4
+		[]byte{6},          // hardware address length
+		[]byte{4},          // protocol address length
+		[]byte{0x00, 0x01}, // operation: request (RFC 5227 2.3)
 		[]byte{0x02, 0x42, 0xc6, 0x33, 0x64, 0x0a}, // sender MAC: ours
 		[]byte{198, 51, 100, 10},                   // sender IP: the address
 		[]byte{0, 0, 0, 0, 0, 0},                   // target MAC: zero
@@ -66,11 +66,11 @@ func TestARPAnnouncementGolden(t *testing.T) {
 
 func TestARPRequestGolden(t *testing.T) {
 	want := merge(
-		[]byte{0x00, 0x01},                         // hardware type: Ethernet
-		[]byte{0x08, 0x00},                         // protocol type: IPv4
-		[]byte{6},                                  // hardware address length
-		[]byte{4},                                  // protocol address length
-		[]byte{0x00, 0x01},                         // operation: request
+		[]byte{0x00, 0x01}, // hardware type: Ethernet
+		[]byte{0x08, 0x00}, // protocol type: IPv4
+		[]byte{6},          // hardware address length
+		[]byte{4},          // protocol address length
+		[]byte{0x00, 0x01}, // operation: request
 		[]byte{0x02, 0x42, 0xc6, 0x33, 0x64, 0x0a}, // sender MAC: ours
 		[]byte{198, 51, 100, 10},                   // sender IP: ours
 		[]byte{0, 0, 0, 0, 0, 0},                   // target MAC: zero
@@ -114,8 +114,8 @@ func TestUnsolicitedNAGolden(t *testing.T) {
 		[]byte{0x20},       // flags: R=0 S=0 O=1
 		[]byte{0, 0, 0},    // reserved
 		[]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a}, // target: the address
-		[]byte{2},                                  // option: Target Link-Layer Address
-		[]byte{1},                                  // option length: 1 x 8 bytes
+		[]byte{2}, // option: Target Link-Layer Address
+		[]byte{1}, // option length: 1 x 8 bytes
 		[]byte{0x02, 0x42, 0xc6, 0x33, 0x64, 0x0a}, // the MAC
 	)
 	if !bytes.Equal(m.Body, wantBody) {
@@ -145,7 +145,7 @@ func TestUnsolicitedNAGolden(t *testing.T) {
 		[]byte{58},                                 // next header: ICMPv6
 		[]byte{255},                                // hop limit
 		[]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a}, // source: the address
-		[]byte{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01},      // destination: all nodes
+		[]byte{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01},       // destination: all nodes
 		wantBody[:2], sum, wantBody[4:],
 	)
 	if !bytes.Equal(frame, wantFrame) {
@@ -164,8 +164,8 @@ func TestNeighborSolicitationGolden(t *testing.T) {
 		[]byte{0x00, 0x00}, // checksum: left to the kernel
 		[]byte{0, 0, 0, 0}, // reserved
 		[]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}, // target: the gateway
-		[]byte{1},                                  // option: Source Link-Layer Address
-		[]byte{1},                                  // option length: 1 x 8 bytes
+		[]byte{1}, // option: Source Link-Layer Address
+		[]byte{1}, // option length: 1 x 8 bytes
 		[]byte{0x02, 0x42, 0xc6, 0x33, 0x64, 0x0a}, // the MAC
 	)
 	if !bytes.Equal(m.Body, wantBody) {
