@@ -157,7 +157,10 @@ func (t tree) missing(e Entry, ifname string, cause error) error {
 			why += " (is the mpls_router module loaded?)"
 		}
 	case !exists(ifDir):
-		why = fmt.Sprintf("%s does not exist: interface %q is not in this network namespace or has no %s %s (IPv6 needs an MTU of at least 1280)", ifDir, ifname, e.Family, e.Table)
+		why = fmt.Sprintf("%s does not exist: interface %q is not in this network namespace or has no %s %s", ifDir, ifname, e.Family, e.Table)
+		if e.Family == "ipv6" {
+			why += " (IPv6 needs an MTU of at least 1280)"
+		}
 	default:
 		why = fmt.Sprintf("knob %q does not exist for interface %q (no %s)", e.Name, ifname, filepath.Join(ifDir, e.Name))
 	}
