@@ -39,7 +39,7 @@ func TestSTPOn(t *testing.T) {
 		{linkMsg{HasSTPState: true, STPState: 0}, false},
 		{linkMsg{HasSTPState: true, STPState: 1}, true}, // kernel STP
 		{linkMsg{HasSTPState: true, STPState: 2}, true}, // user-space STP
-		{linkMsg{}, false},                              // not reported: wait, the deadline bounds it
+		{linkMsg{}, false}, // not reported: wait, the deadline bounds it
 	} {
 		if got := stpOn(tt.br); got != tt.want {
 			t.Errorf("stpOn(%+v) = %v, want %v", tt.br, got, tt.want)

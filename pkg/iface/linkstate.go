@@ -5,7 +5,8 @@ const iffUp = 0x1 // IFF_UP: administratively up
 // linkUp decides whether an interface is up enough to send: administratively
 // up (IFF_UP) AND operationally up. IFF_UP alone (what moby checks) is true
 // the moment the link is set up, before a veth has carrier: a veth whose peer
-// is down reports oper state "lowerlayerdown" and drops what it is given. Oper
+// is down reports oper state "down" (a VLAN over a down link
+// "lowerlayerdown") and drops what it is given. Oper
 // state "unknown" counts as up because drivers that do not track carrier
 // (dummy, tun, loopback) report it for ever.
 //

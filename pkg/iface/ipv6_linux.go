@@ -1,0 +1,98 @@
+package iface
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink"
+)
+
+// checkIfName rejects names that would escape /proc/sys/net/.../conf/.
+func checkIfName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || len(name) > 15 {
+		return fmt.Errorf("invalid interface name %q", name)
+	}
+	return nil
+}
+
+// inNetNS runs f with the calling thread in netns path ("" = right here).
+// f must not start goroutines: they would not run in that netns.
+func inNetNS(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	return ns.WithNetNSPath(path, func(ns.NetNS) error { return f() })
+}
+
+// SetIPv6Disabled sets net.ipv6.conf.<t.IfName>.disable_ipv6 in the container
+// netns. It reads first and does not write a value that is already right, so
+// a read-only /proc/sys/net is fine when nothing changes. Disabling IPv6 on a
+// kernel without IPv6 is a no-op. Disabling IPv6 removes every IPv6 address
+// from the interface (see MissingAddrs).
+func SetIPv6Disabled(t Target, disabled bool) error {
+	if err := checkIfName(t.IfName); err != nil {
+		return err
+	}
+	want := "0"
+	if disabled {
+		want = "1"
+	}
+	path := filepath.Join("/proc/sys/net/ipv6/conf", t.IfName, "disable_ipv6")
+	err := inNetNS(t.NetNS, func() error {
+		cur, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) && disabled {
+			if _, serr := os.Stat("/proc/sys/net/ipv6"); errors.Is(serr, fs.ErrNotExist) {
+				return nil // no IPv6 in this kernel: already off
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(cur)) == want {
+			return nil
+		}
+		return os.WriteFile(path, []byte(want), 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("set %s=%s for %s: %w", path, want, t, err)
+	}
+	return nil
+}
+
+// MissingAddrs returns the entries of want whose address is not on
+// t.IfName now, e.g. IPv6 addresses a sysctl (disable_ipv6) removed after
+// IPAM assigned them. Only addresses are compared, not prefix lengths.
+func MissingAddrs(t Target, want []netip.Prefix) ([]netip.Prefix, error) {
+	if len(want) == 0 {
+		return nil, nil
+	}
+	cns, err := openNS(t.NetNS)
+	if err != nil {
+		return nil, err
+	}
+	defer cns.Close()
+	h, err := cns.handle()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	link, err := linkByName(h, cns, t.IfName)
+	if err != nil {
+		return nil, err
+	}
+	have, err := addrList(h, cns, link, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, err
+	}
+	addrs := make([]netip.Addr, len(have))
+	for i, a := range have {
+		addrs[i] = a.Addr
+	}
+	return missingPrefixes(want, addrs), nil
+}

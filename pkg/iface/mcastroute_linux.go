@@ -1,0 +1,65 @@
+package iface
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// WaitMcastRoute waits until the kernel has a route to ff02::1 out of
+// t.IfName (the local-table multicast route addrconf adds once the link has
+// carrier and IPv6 is enabled), or ctx ends. Without it an NA send fails with
+// ENETUNREACH. The lookup names the output interface; moby's lookup with
+// iif lo and source ::1 answers EMSGSIZE once the route exists.
+//
+// "No route" (ENETUNREACH) keeps it waiting; other errors end the wait. When
+// the route exists it costs two netlink round trips.
+func WaitMcastRoute(ctx context.Context, t Target) WaitResult {
+	w := startWait(CondMcastRoute, t.IfName)
+	cns, err := openNS(t.NetNS)
+	if err != nil {
+		return w.done(false, err)
+	}
+	defer cns.Close()
+	h, err := cns.handle()
+	if err != nil {
+		return w.done(false, err)
+	}
+	defer h.Close()
+	link, err := linkByName(h, cns, t.IfName)
+	if err != nil {
+		return w.done(false, err)
+	}
+	index := link.Attrs().Index
+
+	check := func() (bool, error) {
+		routes, err := h.RouteGetWithOptions(net.IPv6linklocalallnodes, &netlink.RouteGetOptions{OifIndex: index})
+		switch {
+		case errors.Is(err, unix.ENETUNREACH), err == nil && len(routes) == 0:
+			w.res.LastState = "no route"
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("route get ff02::1 oif %s in %s: %w", t.IfName, cns, err)
+		case routes[0].LinkIndex != index:
+			w.res.LastState = fmt.Sprintf("route via ifindex %d", routes[0].LinkIndex)
+			return false, nil
+		}
+		w.res.LastState = "route"
+		return true, nil
+	}
+	if ok, err := check(); ok || err != nil {
+		return w.done(ok, err)
+	}
+	// The route appears when addrconf sees carrier; either event wakes us.
+	ev, err := subscribe(cns, index, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_LINK)
+	if err != nil {
+		return w.done(false, err)
+	}
+	defer ev.Close()
+	met, err := waitLoop(ctx, ev, check)
+	return w.done(met, err)
+}

@@ -1,0 +1,191 @@
+package iface
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+}
+
+// newNetNS creates a throwaway netns that is removed when the test ends.
+func newNetNS(t *testing.T) ns.NetNS {
+	t.Helper()
+	n, err := testutils.NewNS()
+	if err != nil {
+		t.Fatalf("create netns: %v", err)
+	}
+	t.Cleanup(func() {
+		n.Close()
+		if err := testutils.UnmountNS(n); err != nil {
+			t.Errorf("remove netns %s: %v", n.Path(), err)
+		}
+	})
+	return n
+}
+
+// nlHandle opens a netlink handle in n, closed when the test ends.
+func nlHandle(t *testing.T, n ns.NetNS) *netlink.Handle {
+	t.Helper()
+	h, err := netlink.NewHandleAt(netns.NsHandle(n.Fd()))
+	if err != nil {
+		t.Fatalf("netlink handle in %s: %v", n.Path(), err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// testbed is a "host" netns with bridge br0 and a veth vh0 (a port of br0)
+// whose peer eth0 is in a "container" netns. Everything starts down.
+type testbed struct {
+	host, ctr   ns.NetNS
+	hostH, ctrH *netlink.Handle
+	target      Target
+}
+
+const (
+	tbBridge = "br0"
+	tbPort   = "vh0"
+	tbIf     = "eth0"
+)
+
+func newTestbed(t *testing.T) *testbed {
+	t.Helper()
+	requireRoot(t)
+	tb := &testbed{host: newNetNS(t), ctr: newNetNS(t)}
+	tb.hostH, tb.ctrH = nlHandle(t, tb.host), nlHandle(t, tb.ctr)
+	tb.target = Target{NetNS: tb.ctr.Path(), IfName: tbIf, HostNetNS: tb.host.Path()}
+
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: tbBridge}}
+	if err := tb.hostH.LinkAdd(br); err != nil {
+		t.Fatalf("add bridge: %v", err)
+	}
+	tb.setUp(t, tb.hostH, tbBridge, true)
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: tbPort},
+		PeerName:      tbIf,
+		PeerNamespace: netlink.NsFd(int(tb.ctr.Fd())),
+	}
+	if err := tb.hostH.LinkAdd(veth); err != nil {
+		t.Fatalf("add veth: %v", err)
+	}
+	port := tb.link(t, tb.hostH, tbPort)
+	if err := tb.hostH.LinkSetMasterByIndex(port, tb.link(t, tb.hostH, tbBridge).Attrs().Index); err != nil {
+		t.Fatalf("enslave %s: %v", tbPort, err)
+	}
+	return tb
+}
+
+func (tb *testbed) link(t *testing.T, h *netlink.Handle, name string) netlink.Link {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatalf("find %s: %v", name, err)
+	}
+	return l
+}
+
+func (tb *testbed) setUp(t *testing.T, h *netlink.Handle, name string, up bool) {
+	t.Helper()
+	l := tb.link(t, h, name)
+	f := h.LinkSetDown
+	if up {
+		f = h.LinkSetUp
+	}
+	if err := f(l); err != nil {
+		t.Fatalf("set %s up=%v: %v", name, up, err)
+	}
+}
+
+// sysctl reads or (with a value) writes a /proc/sys/net key inside n.
+func sysctl(t *testing.T, n ns.NetNS, key string, value ...string) string {
+	t.Helper()
+	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+	var got string
+	err := n.Do(func(ns.NetNS) error {
+		if len(value) > 0 {
+			if err := os.WriteFile(p, []byte(value[0]), 0o644); err != nil {
+				return err
+			}
+		}
+		b, err := os.ReadFile(p)
+		got = strings.TrimSpace(string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("sysctl %s in %s: %v", key, n.Path(), err)
+	}
+	return got
+}
+
+// setBridgeSTP turns STP on a bridge on or off with IFLA_BR_STP_STATE, which
+// netlink.Bridge does not expose.
+func setBridgeSTP(t *testing.T, n ns.NetNS, h *netlink.Handle, name string, on bool) {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatalf("find %s: %v", name, err)
+	}
+	s, err := nl.GetNetlinkSocketAt(netns.NsHandle(n.Fd()), netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatalf("netlink socket: %v", err)
+	}
+	defer s.Close()
+	req := &nl.NetlinkRequest{
+		NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: unix.RTM_NEWLINK, Flags: unix.NLM_F_REQUEST | unix.NLM_F_ACK},
+		Sockets:  map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
+	}
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(l.Attrs().Index)
+	req.AddData(msg)
+	var state uint32
+	if on {
+		state = 1
+	}
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
+	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
+	data.AddRtAttr(nl.IFLA_BR_STP_STATE, nl.Uint32Attr(state))
+	req.AddData(info)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		t.Fatalf("set stp_state=%d on %s: %v", state, name, err)
+	}
+}
+
+func mustParseCIDR(t *testing.T, s string) *net.IPNet {
+	t.Helper()
+	ip, n, err := net.ParseCIDR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.IP = ip
+	return n
+}
+
+func addAddr(t *testing.T, h *netlink.Handle, name, cidr string, flags int) {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatalf("find %s: %v", name, err)
+	}
+	if err := h.AddrAdd(l, &netlink.Addr{IPNet: mustParseCIDR(t, cidr), Flags: flags}); err != nil {
+		t.Fatalf("add %s to %s: %v", cidr, name, err)
+	}
+}
+
+func (r WaitResult) debug() string { return fmt.Sprintf("%s (%+v)", r, r) }
