@@ -498,6 +498,7 @@ lab_assert_clean() {
 	done <<<"${_LAB_PIDS:-$(cat "$LAB_DIR/pids" 2>/dev/null || true)}"
 	if [ -e "$LAB_DIR" ]; then left+=("dir $LAB_DIR"); fi
 	if [ ${#left[@]} -eq 0 ]; then return 0; fi
-	printf 'lab_assert_clean: left behind by %s: %s\n' "$LAB_PREFIX" "${left[@]}" >&2
+	echo "lab_assert_clean: left behind by $LAB_PREFIX:" >&2
+	printf '  %s\n' "${left[@]}" >&2
 	return 1
 }
