@@ -1,0 +1,313 @@
+package l2disco
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Schedule limits, as moby's libnetwork allows (advertise_addr_nmsgs and
+// advertise_addr_ms): RFC 5227 sends 2 announcements 2 s apart, RFC 4861
+// up to 3 unsolicited NAs; more only adds load on a busy segment and fewer
+// than 100 ms apart defeats the point of repeating past a brief outage.
+const (
+	MinCount    = 0
+	MaxCount    = 3
+	MinInterval = 100 * time.Millisecond
+	MaxInterval = 2000 * time.Millisecond
+)
+
+// ValidateSchedule checks an announcement count (0 turns announcements off)
+// and the interval between rounds.
+func ValidateSchedule(count int, interval time.Duration) error {
+	if count < MinCount || count > MaxCount {
+		return fmt.Errorf("announcement count %d is outside %d-%d", count, MinCount, MaxCount)
+	}
+	if interval < MinInterval || interval > MaxInterval {
+		return fmt.Errorf("announcement interval %v is outside %v-%v", interval, MinInterval, MaxInterval)
+	}
+	return nil
+}
+
+// A Transport sends announcements on one interface and reads its MAC.
+// *Sender is the real one; tests pass fakes.
+type Transport interface {
+	SendARPAnnouncement(mac net.HardwareAddr, addr netip.Addr) error
+	SendARPRequest(mac net.HardwareAddr, src, target netip.Addr) error
+	SendUnsolicitedNA(mac net.HardwareAddr, addr netip.Addr) error
+	SendNeighborSolicitation(mac net.HardwareAddr, src, target netip.Addr) error
+	LinkMAC() (net.HardwareAddr, error)
+}
+
+// netNSer is implemented by transports that can tell which network namespace
+// their sockets belong to (*Sender, with SIOCGSKNS).
+type netNSer interface {
+	NetNS() (NetNSID, error)
+}
+
+// A NetNSID identifies a network namespace: the device and inode of its
+// nsfs file. Two paths refer to the same namespace when their IDs match.
+type NetNSID struct {
+	Dev, Ino uint64
+}
+
+// NetNSIDOf returns the ID of the network namespace file at path
+// (/var/run/netns/x, /proc/PID/ns/net).
+func NetNSIDOf(path string) (NetNSID, error) { return statNetNS(path) }
+
+// Targets are the addresses an Announcer announces and the gateways it
+// solicits.
+type Targets struct {
+	// IPv4 and IPv6 are our addresses on the interface. IPv6 link-local
+	// addresses are not announced: they are derived from the MAC, so a new
+	// MAC means a new address, never a stale entry.
+	IPv4, IPv6 []netip.Addr
+
+	// GatewaysV4 and GatewaysV6 get a directed ARP request / Neighbor
+	// Solicitation from each of our addresses of the same family, for
+	// stacks that ignore gratuitous announcements.
+	GatewaysV4, GatewaysV6 []netip.Addr
+}
+
+// An Announcer sends announcement rounds for one interface.
+type Announcer struct {
+	Sender Transport
+
+	// MAC is the MAC announced. Run stops, without sending, once the
+	// interface's MAC differs.
+	MAC net.HardwareAddr
+
+	Targets Targets
+
+	// NoMcastRoute says the caller found no ff02::1 route: an NA failing
+	// with ErrNoMcastRoute is then expected and reported as skipped.
+	NoMcastRoute bool
+
+	// NetNSPath, if set, makes Run stop once the path no longer refers to
+	// the interface's network namespace (our sockets would keep a deleted
+	// namespace, and its links, alive).
+	NetNSPath string
+
+	// NetNS is the namespace NetNSPath must keep referring to. When zero,
+	// Run asks the Sender (SIOCGSKNS) or else records NetNSPath's at start.
+	NetNS NetNSID
+
+	// RepeatGateways makes Run's rounds include the directed gateway
+	// requests; otherwise only the first, caller-sent round has them.
+	RepeatGateways bool
+
+	Logger *slog.Logger
+}
+
+// A RoundReport says what one round sent.
+type RoundReport struct {
+	ARP        []netip.Addr // addresses announced by ARP
+	NA         []netip.Addr // addresses announced by NA
+	GatewayARP []netip.Addr // gateways sent an ARP request
+	GatewayNS  []netip.Addr // gateways sent a Neighbor Solicitation
+	SkippedNA  []netip.Addr // NAs not sent: no multicast route, as expected
+	Failed     int          // sends that failed (see the returned error)
+}
+
+// Sent is the number of messages sent.
+func (r RoundReport) Sent() int {
+	return len(r.ARP) + len(r.NA) + len(r.GatewayARP) + len(r.GatewayNS)
+}
+
+// LogValue implements slog.LogValuer.
+func (r RoundReport) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.Int("sent", r.Sent())}
+	for _, f := range []struct {
+		key   string
+		addrs []netip.Addr
+	}{{"arp", r.ARP}, {"na", r.NA}, {"gatewayARP", r.GatewayARP}, {"gatewayNS", r.GatewayNS}, {"skippedNA", r.SkippedNA}} {
+		if len(f.addrs) > 0 {
+			attrs = append(attrs, slog.Any(f.key, f.addrs))
+		}
+	}
+	if r.Failed > 0 {
+		attrs = append(attrs, slog.Int("failed", r.Failed))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Round sends one ARP announcement per IPv4 address and one NA per
+// non-link-local IPv6 address and, if gateways is set, one ARP request / NS
+// to each gateway from each of our addresses of its family. A failed send
+// does not stop the others; the error joins all failures. It stops early
+// only when ctx is done or the link is gone (ErrLinkGone).
+func (a *Announcer) Round(ctx context.Context, gateways bool) (RoundReport, error) {
+	var (
+		rep  RoundReport
+		errs []error
+	)
+	if a.Sender == nil {
+		return rep, errors.New("l2disco: announcer has no sender")
+	}
+	if err := checkMAC(a.MAC); err != nil {
+		return rep, fmt.Errorf("l2disco: announcer: %w", err)
+	}
+	v6 := announcedIPv6(a.Targets.IPv6)
+	// send returns false when the round must stop.
+	send := func(err error, sent *[]netip.Addr, addr netip.Addr) bool {
+		switch {
+		case err == nil:
+			*sent = append(*sent, addr)
+		case errors.Is(err, ErrNoMcastRoute) && a.NoMcastRoute && sent == &rep.NA:
+			rep.SkippedNA = append(rep.SkippedNA, addr)
+		default:
+			rep.Failed++
+			errs = append(errs, err)
+			if errors.Is(err, ErrLinkGone) {
+				return false
+			}
+		}
+		return ctx.Err() == nil
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	ok := true
+	for _, addr := range a.Targets.IPv4 {
+		if ok = send(a.Sender.SendARPAnnouncement(a.MAC, addr), &rep.ARP, addr); !ok {
+			break
+		}
+	}
+	for _, addr := range v6 {
+		if !ok {
+			break
+		}
+		ok = send(a.Sender.SendUnsolicitedNA(a.MAC, addr), &rep.NA, addr)
+	}
+	if gateways {
+		for _, gw := range a.Targets.GatewaysV4 {
+			for _, src := range a.Targets.IPv4 {
+				if !ok {
+					break
+				}
+				ok = send(a.Sender.SendARPRequest(a.MAC, src, gw), &rep.GatewayARP, gw)
+			}
+		}
+		for _, gw := range a.Targets.GatewaysV6 {
+			for _, src := range v6 {
+				if !ok {
+					break
+				}
+				ok = send(a.Sender.SendNeighborSolicitation(a.MAC, src, gw), &rep.GatewayNS, gw)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return rep, errors.Join(errs...)
+}
+
+func announcedIPv6(addrs []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		if !a.IsLinkLocalUnicast() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Run sends rounds more rounds, each interval after the previous one. Before
+// each it checks that NetNSPath still refers to the namespace and that the
+// interface still has MAC. It returns nil after the last round; an error
+// wrapping ErrNetNSGone, ErrLinkGone or ErrMACChanged when it stopped early
+// for that reason; ctx.Err() when ctx is done. Failed sends are logged and
+// do not stop it.
+func (a *Announcer) Run(ctx context.Context, rounds int, interval time.Duration) error {
+	log := a.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if rounds <= 0 {
+		return nil
+	}
+	if interval <= 0 {
+		return fmt.Errorf("l2disco: announcer interval %v is not positive", interval)
+	}
+	if a.Sender == nil {
+		return errors.New("l2disco: announcer has no sender")
+	}
+	want, err := a.namespace()
+	if err != nil {
+		return err
+	}
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for i := 1; i <= rounds; i++ {
+		if i > 1 {
+			timer.Reset(interval)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		if err := a.check(want); err != nil {
+			log.Info("stopped announcing", "round", i, "of", rounds, "reason", err)
+			return err
+		}
+		rep, err := a.Round(ctx, a.RepeatGateways)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if errors.Is(err, ErrLinkGone) {
+			log.Info("stopped announcing", "round", i, "of", rounds, "reason", err)
+			return err
+		}
+		if err != nil {
+			log.Warn("announcement round had failures", "round", i, "of", rounds, "report", rep, "error", err)
+			continue
+		}
+		log.Debug("announcement round sent", "round", i, "of", rounds, "report", rep)
+	}
+	return nil
+}
+
+// namespace returns the namespace NetNSPath must keep referring to.
+func (a *Announcer) namespace() (NetNSID, error) {
+	if a.NetNSPath == "" || a.NetNS != (NetNSID{}) {
+		return a.NetNS, nil
+	}
+	if n, ok := a.Sender.(netNSer); ok {
+		if id, err := n.NetNS(); err == nil {
+			return id, nil
+		}
+	}
+	id, err := statNetNS(a.NetNSPath)
+	if err != nil {
+		return NetNSID{}, fmt.Errorf("%w: %w", ErrNetNSGone, err)
+	}
+	return id, nil
+}
+
+// check says why the next round must not be sent, if it must not.
+func (a *Announcer) check(want NetNSID) error {
+	if a.NetNSPath != "" {
+		id, err := statNetNS(a.NetNSPath)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNetNSGone, err)
+		}
+		if id != want {
+			return fmt.Errorf("%w: %s now refers to another namespace", ErrNetNSGone, a.NetNSPath)
+		}
+	}
+	mac, err := a.Sender.LinkMAC()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(mac, a.MAC) {
+		return fmt.Errorf("%w: announcing %s but the interface has %s", ErrMACChanged, a.MAC, mac)
+	}
+	return nil
+}
