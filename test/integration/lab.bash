@@ -423,8 +423,9 @@ _lab_stop_pid() {
 # Teardown
 
 # lab_teardown: run from teardown, also after a failure midway; idempotent. CNI DEL for each
-# attachment still there, stop the test's processes, delete its namespaces and files, then
-# lab_assert_clean. Keeps going past errors and fails at the end if any.
+# attachment still there, the file's lab_after_del if it defines one, stop the test's
+# processes, delete its namespaces and files, then lab_assert_clean. Keeps going past errors
+# and fails at the end if any.
 lab_teardown() {
 	local failed=0 f key ns pid start
 	local -a namespaces=()
@@ -435,6 +436,12 @@ lab_teardown() {
 			cni_del "${key%@*}" "${key#*@}" ||
 				{ echo "lab_teardown: CNI DEL of $key failed" >&2; failed=1; }
 		done
+
+		# A test file's own leak checks (say, no plugin state left after DEL) go in
+		# lab_after_del: it runs here, while the namespaces and LAB_DIR still exist.
+		if declare -F lab_after_del >/dev/null; then
+			lab_after_del || { echo "lab_teardown: lab_after_del failed" >&2; failed=1; }
+		fi
 
 		_LAB_PIDS=$(cat "$LAB_DIR/pids" 2>/dev/null) || true
 		while read -r pid start; do

@@ -64,13 +64,17 @@ teardown() { lab_teardown; }
 	assert_success
 }
 
-@test "teardown cleans up after a test that fails midway, and twice is harmless" {
+@test "teardown runs lab_after_del and cleans up after a test that fails midway; twice is harmless" {
 	inner=$BATS_TEST_TMPDIR/inner.bats
 	at=@ # a literal test line here would be taken for one of this file's tests
 	cat >"$inner" <<EOF
 load '$LAB_REPO/test/integration/lab'
 setup() { lab_setup; }
 teardown() { lab_teardown && lab_teardown; }
+# Runs once, after the DEL (no container veth left) and before the namespaces go.
+lab_after_del() {
+	[ -d "\$LAB_DIR" ] && [ "\$(lab_host_veths)" = "\$LAB_HOST_VETH" ] && echo after-del >>"$BATS_TEST_TMPDIR/hook"
+}
 ${at}test "fails midway" {
 	echo "\$LAB_PREFIX \$LAB_LINK_PREFIX" >"$BATS_TEST_TMPDIR/prefix"
 	lab_container c1
@@ -98,4 +102,5 @@ EOF
 	run ip -o link show
 	refute_output --partial "$link_prefix"
 	[ "$(_lab_starttime "$pid")" != "$start" ] || fail "tcpdump $pid outlived the inner test"
+	[ "$(cat "$BATS_TEST_TMPDIR/hook")" = after-del ] || fail "lab_after_del: $(cat "$BATS_TEST_TMPDIR/hook")"
 }
