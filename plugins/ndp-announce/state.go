@@ -1,0 +1,169 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The background announcer of one attachment owns a state file under dataDir, and holds an exclusive
+// flock on it for as long as it runs. The lock, not the PID, says whether it is alive: a PID is only
+// signalled through a pidfd opened while the lock was seen held, so a stale or reused PID is never hit.
+
+const stateSuffix = ".json"
+
+// stateRecord is what the state file holds: enough for GC to match attachments and for DEL to signal.
+type stateRecord struct {
+	ContainerID string    `json:"containerID"`
+	IfName      string    `json:"ifName"`
+	NetNS       string    `json:"netns"`
+	PID         int       `json:"pid"`
+	Started     time.Time `json:"started"`
+}
+
+// statePath names the file by a hash, so any container ID or interface name is a safe file name.
+func statePath(dataDir, containerID, ifName string) string {
+	sum := sha256.Sum256([]byte(containerID + "\x00" + ifName))
+	return filepath.Join(dataDir, hex.EncodeToString(sum[:12])+stateSuffix)
+}
+
+// ensureDataDir creates dataDir (0700: the files say which PIDs to signal).
+func ensureDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create dataDir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// createState opens and locks a fresh state file for a new announcer. The locked file is handed to the
+// child, which keeps the lock (it is shared by the open file description) after ADD exits.
+func createState(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create state file %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock state file %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func writeState(f *os.File, rec stateRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("write state file %s: %w", f.Name(), err)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("write state file %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// stopAnnouncer stops the announcer that owns path, if one runs, waits for it to let go of the lock
+// (bounded), and removes the file. A missing file is success: DEL must be idempotent.
+func stopAnnouncer(path string, wait time.Duration) error {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open state file %s: %w", path, err)
+	}
+	defer f.Close()
+
+	if !tryLock(f) {
+		if err := signalHolder(f); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(wait)
+		for !tryLock(f) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("announcer of %s still holds its lock after %v", path, wait)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// We hold the lock: nobody runs for this attachment. The announcer may have removed the file itself.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove state file %s: %w", path, err)
+	}
+	return nil
+}
+
+func tryLock(f *os.File) bool {
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+}
+
+// signalHolder sends SIGTERM to the PID recorded in the locked file. The pidfd is opened first and the
+// lock checked again after: if it is still held, its holder is alive, so the PID has not been reused
+// and the pidfd refers to the announcer.
+func signalHolder(f *os.File) error {
+	rec, err := readState(f)
+	if err != nil || rec.PID <= 0 {
+		// ADD is still between creating the file and recording the PID; the runtime does not run DEL
+		// concurrently with ADD for one attachment, so this is a dying announcer: let the wait handle it.
+		return nil
+	}
+	pidfd, err := unix.PidfdOpen(rec.PID, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", rec.PID, err)
+	}
+	defer unix.Close(pidfd)
+	if tryLock(f) {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return nil
+	}
+	if err := unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signal announcer %d: %w", rec.PID, err)
+	}
+	return nil
+}
+
+func readState(f *os.File) (stateRecord, error) {
+	var rec stateRecord
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		return rec, err
+	}
+	err = json.Unmarshal(b, &rec)
+	return rec, err
+}
+
+// listStates returns the state files in dataDir with what they say (zero record if unreadable).
+func listStates(dataDir string) (map[string]stateRecord, error) {
+	entries, err := os.ReadDir(dataDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read dataDir %s: %w", dataDir, err)
+	}
+	out := make(map[string]stateRecord)
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), stateSuffix) {
+			continue
+		}
+		p := filepath.Join(dataDir, e.Name())
+		var rec stateRecord
+		if b, err := os.ReadFile(p); err == nil {
+			_ = json.Unmarshal(b, &rec)
+		}
+		out[p] = rec
+	}
+	return out, nil
+}
