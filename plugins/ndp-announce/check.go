@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/containernetworking/cni/pkg/skel"
+
+	"github.com/ndp-announce/ndp-announce/pkg/iface"
+	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
+)
+
+// cmdCheck verifies what ADD promised: the configured sysctls still hold and every IPv6 address of the
+// result is still on the interface.
+func cmdCheck(args *skel.CmdArgs) error {
+	conf, err := decodeConf(args.StdinData)
+	if err != nil {
+		return err
+	}
+	plan, err := planFromConf(conf)
+	if err != nil {
+		return err
+	}
+	res, err := parsePrevResult(conf)
+	if err != nil {
+		return err
+	}
+	att, err := findAttachment(res, args.IfName, args.Netns)
+	if err != nil {
+		return err
+	}
+	if len(plan.Sysctls) > 0 {
+		if err := sysctl.Verify(args.Netns, args.IfName, plan.Sysctls); err != nil {
+			return fmt.Errorf("CHECK %s: %w", args.IfName, err)
+		}
+	}
+	if len(att.IPv6) > 0 {
+		missing, err := iface.MissingAddrs(iface.Target{NetNS: args.Netns, IfName: args.IfName}, att.IPv6)
+		if err != nil {
+			return fmt.Errorf("CHECK %s: read addresses: %w", args.IfName, err)
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("CHECK %s: IPv6 addresses of the result are not on the interface: %v", args.IfName, prefixStrings(missing))
+		}
+	}
+	return nil
+}

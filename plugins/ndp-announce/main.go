@@ -1,0 +1,32 @@
+// Command ndp-announce is a chained CNI plugin that makes a recycled pod IP reachable the moment ADD
+// returns: it sends unsolicited ARP and IPv6 Neighbour Advertisements once the interface can be heard,
+// so that peers replace the previous owner's MAC in their neighbour caches.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/version"
+)
+
+// Version is stamped by the Makefile (-ldflags -X main.Version=...).
+var Version = "dev"
+
+// supportedVersions are the CNI spec versions ndp-announce speaks; 0.3.0 is the first with chaining.
+var supportedVersions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+
+func main() {
+	// The background announcer is this binary re-executed with an argument runtimes never pass.
+	if len(os.Args) > 1 && os.Args[1] == announceSubcommand {
+		os.Exit(announceMain(os.Args[2:]))
+	}
+	skel.PluginMainFuncs(skel.CNIFuncs{
+		Add:    cmdAdd,
+		Del:    cmdDel,
+		Check:  cmdCheck,
+		GC:     cmdGC,
+		Status: cmdStatus,
+	}, supportedVersions, fmt.Sprintf("ndp-announce %s: announces a container's addresses with ARP and IPv6 NA after bridge", Version))
+}

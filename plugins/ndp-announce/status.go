@@ -1,0 +1,28 @@
+package main
+
+import (
+	"os"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+)
+
+// cmdStatus reports ready when dataDir can hold announcer state: the one thing ADD needs that a node
+// can lack (a read-only or full /run).
+func cmdStatus(args *skel.CmdArgs) error {
+	conf, err := decodeBase(args.StdinData)
+	if err != nil {
+		return err
+	}
+	if err := ensureDataDir(conf.DataDir); err != nil {
+		return types.NewError(types.ErrPluginNotAvailable, "dataDir not usable", err.Error())
+	}
+	f, err := os.CreateTemp(conf.DataDir, ".status-*")
+	if err != nil {
+		return types.NewError(types.ErrPluginNotAvailable, "dataDir not writable", err.Error())
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
