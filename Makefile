@@ -1,0 +1,68 @@
+# ndp-announce — build, test, demo, bench.
+# `make test` works on a fresh Debian machine as root: it installs what it needs first (see `deps`).
+
+SHELL          := /bin/bash
+GO             ?= go
+VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+TOOLS          := $(CURDIR)/.tools/bin
+BIN            := bin/ndp-announce
+PLUGINS_VER    := v1.9.1
+CNI_VER        := v1.3.1
+REF_PLUGINS    := main/bridge ipam/host-local main/loopback meta/tuning
+DEB_PACKAGES   := bats bats-assert bats-support jq tcpdump iproute2
+BATS_FLAGS     ?= --timing
+
+.PHONY: all build unit integration test deps deps-apt deps-go demo bench lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.Version=$(VERSION)" -o $(BIN) ./plugins/ndp-announce
+
+# Tests that need no root; as root the privileged tests in the same packages run for real too.
+unit:
+	$(GO) test -count=1 ./...
+
+# bats in network namespaces with the real reference plugins. Root only.
+integration: deps build
+	@[ "$$(id -u)" = 0 ] || { echo "integration tests need root (network namespaces)"; exit 1; }
+	NDPA_BIN_DIR="$(TOOLS):$(CURDIR)/bin" CNIDRIVER="$(TOOLS)/cnidriver" bats $(BATS_FLAGS) test/integration
+
+test: deps lint unit integration
+
+deps: deps-apt deps-go
+
+# Debian packages, only when one is missing.
+deps-apt:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		[ "$$(id -u)" = 0 ] || { echo "need root to apt-get install $$missing"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Go modules, the reference CNI plugins, cnitool and our libcni test driver, into .tools/bin (git-ignored).
+deps-go:
+	@$(GO) mod download
+	@mkdir -p $(TOOLS)
+	@for p in $(REF_PLUGINS); do \
+		n=$$(basename $$p); \
+		[ -x $(TOOLS)/$$n ] || { echo "go install $$p@$(PLUGINS_VER)"; \
+		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/plugins/plugins/$$p@$(PLUGINS_VER) || exit 1; }; \
+	done
+	@[ -x $(TOOLS)/cnitool ] || { echo "go install cnitool@$(CNI_VER)"; \
+		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/cni/cnitool@$(CNI_VER); }
+	@$(GO) build -o $(TOOLS)/cnidriver ./test/cnidriver
+
+demo:
+	@echo "make demo: not written yet (issue: benchmarks and demo)"; exit 1
+
+bench:
+	@echo "make bench: not written yet (issue: benchmarks and demo)"; exit 1
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin .tools
