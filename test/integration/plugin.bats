@@ -15,15 +15,21 @@ setup() {
 	NDPA_LOG=$LAB_DIR/ndp-announce.log
 }
 
-teardown() {
-	local failed=0
-	lab_teardown || failed=1
-	# Every DEL stopped its announcer: nothing of ours runs and no state file is left.
-	if [ -n "${STATE_DIR:-}" ] && [ -d "$STATE_DIR" ] && [ -n "$(ls -A "$STATE_DIR")" ]; then
-		echo "state left behind: $(ls -A "$STATE_DIR")" >&2
-		failed=1
+teardown() { lab_teardown; }
+
+# lab_after_del runs inside lab_teardown after every attachment's DEL, before the lab is removed:
+# every DEL stopped its announcer, so nothing of ours runs and no state file is left.
+lab_after_del() {
+	local left=0
+	if [ -d "$STATE_DIR" ] && [ -n "$(ls -A "$STATE_DIR")" ]; then
+		echo "state left behind in $STATE_DIR: $(ls -A "$STATE_DIR")" >&2
+		left=1
 	fi
-	return $failed
+	if [ -n "$(announcers)" ]; then
+		echo "announcers still running after DEL: $(announcers)" >&2
+		left=1
+	fi
+	return $left
 }
 
 # ndpa_conf [JSON_FIELDS]: the ndp-announce plugin entry, with the test's dataDir and log.
