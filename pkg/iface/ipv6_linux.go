@@ -10,16 +10,9 @@ import (
 	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 	"github.com/vishvananda/netlink"
 )
-
-// checkIfName rejects names that would escape /proc/sys/net/.../conf/.
-func checkIfName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || len(name) > 15 {
-		return fmt.Errorf("invalid interface name %q", name)
-	}
-	return nil
-}
 
 // inNetNS runs f with the calling thread in netns path ("" = right here).
 // f must not start goroutines: they would not run in that netns.
@@ -36,7 +29,8 @@ func inNetNS(path string, f func() error) error {
 // kernel without IPv6 is a no-op. Disabling IPv6 removes every IPv6 address
 // from the interface (see MissingAddrs).
 func SetIPv6Disabled(t Target, disabled bool) error {
-	if err := checkIfName(t.IfName); err != nil {
+	// The name becomes a path component: refuse "..", "/" and the like.
+	if err := sysctl.CheckIfName(t.IfName); err != nil {
 		return err
 	}
 	want := "0"

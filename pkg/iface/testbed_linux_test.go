@@ -112,8 +112,8 @@ func (tb *testbed) setUp(t *testing.T, h *netlink.Handle, name string, up bool) 
 	}
 }
 
-// sysctl reads or (with a value) writes a /proc/sys/net key inside n.
-func sysctl(t *testing.T, n ns.NetNS, key string, value ...string) string {
+// readSysctl reads or (with a value) writes a /proc/sys/net key inside n.
+func readSysctl(t *testing.T, n ns.NetNS, key string, value ...string) string {
 	t.Helper()
 	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
 	var got string

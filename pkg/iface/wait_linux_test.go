@@ -264,9 +264,9 @@ func (tb *testbed) tentative(t *testing.T, addr string) bool {
 }
 
 func (tb *testbed) fastDAD(t *testing.T) {
-	sysctl(t, tb.ctr, "net.ipv6.conf.eth0.accept_dad", "1")
-	sysctl(t, tb.ctr, "net.ipv6.conf.eth0.dad_transmits", "1")
-	sysctl(t, tb.ctr, "net.ipv6.neigh.eth0.retrans_time_ms", "200")
+	readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.accept_dad", "1")
+	readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.dad_transmits", "1")
+	readSysctl(t, tb.ctr, "net.ipv6.neigh.eth0.retrans_time_ms", "200")
 }
 
 func TestWaitDAD(t *testing.T) {
@@ -328,10 +328,10 @@ func TestSetIPv6DisabledAndMissingAddrs(t *testing.T) {
 	if err := SetIPv6Disabled(tb.target, true); err != nil {
 		t.Fatal(err)
 	}
-	if got := sysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "1" {
+	if got := readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "1" {
 		t.Errorf("disable_ipv6 = %s in the container, want 1", got)
 	}
-	if got := sysctl(t, tb.host, "net.ipv6.conf.vh0.disable_ipv6"); got != "0" {
+	if got := readSysctl(t, tb.host, "net.ipv6.conf.vh0.disable_ipv6"); got != "0" {
 		t.Errorf("host side changed: disable_ipv6 = %s on %s", got, tbPort)
 	}
 	missing, err = MissingAddrs(tb.target, want)
@@ -345,7 +345,7 @@ func TestSetIPv6DisabledAndMissingAddrs(t *testing.T) {
 	if err := SetIPv6Disabled(tb.target, false); err != nil {
 		t.Fatal(err)
 	}
-	if got := sysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "0" {
+	if got := readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "0" {
 		t.Errorf("disable_ipv6 = %s, want 0", got)
 	}
 	if err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "../all"}, true); err == nil {
