@@ -93,12 +93,8 @@ func (e *linkEvents) Close() {
 
 // next returns when a message about the interface arrives or d has passed.
 // Messages lost to a receive-buffer overrun (ENOBUFS) count as an event: the
-// caller re-reads the state anyway. Without a subscription it just sleeps.
+// caller re-reads the state anyway.
 func (e *linkEvents) next(d time.Duration) error {
-	if e == nil {
-		time.Sleep(d)
-		return nil
-	}
 	deadline := time.Now().Add(d)
 	for {
 		left := time.Until(deadline)

@@ -23,6 +23,7 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 }
 
 // after runs f in the background after d, and makes the test wait for it.
+// f must not call t.Fatal (it is not on the test goroutine).
 func after(t *testing.T, d time.Duration, f func()) {
 	done := make(chan struct{})
 	go func() {
@@ -31,6 +32,17 @@ func after(t *testing.T, d time.Duration, f func()) {
 		f()
 	}()
 	t.Cleanup(func() { <-done })
+}
+
+// setUpAsync sets a link up from a goroutine other than the test's.
+func (tb *testbed) setUpAsync(t *testing.T, h *netlink.Handle, name string) {
+	l, err := h.LinkByName(name)
+	if err == nil {
+		err = h.LinkSetUp(l)
+	}
+	if err != nil {
+		t.Errorf("set %s up: %v", name, err)
+	}
 }
 
 // bringUp sets the port, then the container end, up and waits until the
@@ -57,9 +69,7 @@ func TestWaitLinkUp(t *testing.T) {
 		tb := newTestbed(t)
 		tb.setUp(t, tb.hostH, tbPort, true)
 		after(t, 50*time.Millisecond, func() {
-			if err := tb.ctrH.LinkSetUp(tb.link(t, tb.ctrH, tbIf)); err != nil {
-				t.Errorf("set up: %v", err)
-			}
+			tb.setUpAsync(t, tb.ctrH, tbIf)
 		})
 		r := WaitLinkUp(ctxTimeout(t, 3*time.Second), tb.target)
 		if !r.Met || r.Waited < 40*time.Millisecond || r.LastState != "up" {
@@ -110,9 +120,7 @@ func TestWaitBridgePort(t *testing.T) {
 			t.Fatalf("want gave up in state disabled on %s: %s", tbPort, r.debug())
 		}
 		after(t, 50*time.Millisecond, func() {
-			if err := tb.hostH.LinkSetUp(tb.link(t, tb.hostH, tbPort)); err != nil {
-				t.Errorf("set up: %v", err)
-			}
+			tb.setUpAsync(t, tb.hostH, tbPort)
 		})
 		r = WaitBridgePort(ctxTimeout(t, 3*time.Second), tb.target)
 		if !r.Met || r.LastState != "forwarding" || r.Waited < 40*time.Millisecond {
@@ -221,9 +229,7 @@ func TestWaitMcastRoute(t *testing.T) {
 		tb := newTestbed(t)
 		tb.setUp(t, tb.hostH, tbPort, true)
 		after(t, 50*time.Millisecond, func() {
-			if err := tb.ctrH.LinkSetUp(tb.link(t, tb.ctrH, tbIf)); err != nil {
-				t.Errorf("set up: %v", err)
-			}
+			tb.setUpAsync(t, tb.ctrH, tbIf)
 		})
 		r := WaitMcastRoute(ctxTimeout(t, 3*time.Second), tb.target)
 		if !r.Met || r.LastState != "route" || r.Waited < 40*time.Millisecond {
