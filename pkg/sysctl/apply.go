@@ -70,6 +70,15 @@ func (t tree) apply(ifname string, entries []Entry) ([]Change, error) {
 // any restore failure appended: the caller must learn that the interface is
 // left half-configured.
 func (t tree) rollback(changes []Change, cause error) error {
+	if err := t.restore(changes); err != nil {
+		return fmt.Errorf("%w (and %w)", cause, err)
+	}
+	return cause
+}
+
+// restore writes back the previous value of every written change, newest
+// first, going on past failures and reporting them all.
+func (t tree) restore(changes []Change) error {
 	var failed []string
 	for i := len(changes) - 1; i >= 0; i-- {
 		c := changes[i]
@@ -81,9 +90,9 @@ func (t tree) rollback(changes []Change, cause error) error {
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%w (and %s)", cause, strings.Join(failed, "; "))
+		return errors.New(strings.Join(failed, "; "))
 	}
-	return cause
+	return nil
 }
 
 // verify checks that every knob holds its configured value. When a list

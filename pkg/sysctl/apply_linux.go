@@ -27,6 +27,21 @@ func Apply(netnsPath, ifname string, entries []Entry) ([]Change, error) {
 	return changes, err
 }
 
+// Revert undoes what Apply did inside the network namespace at netnsPath:
+// each written change gets its previous value back, newest first. A caller
+// whose next step failed uses it so that a failed ADD leaves the interface as
+// it found it.
+func Revert(netnsPath string, changes []Change) error {
+	written := false
+	for _, c := range changes {
+		written = written || c.Written
+	}
+	if !written {
+		return nil
+	}
+	return inNetNS(netnsPath, func() error { return newTree(DefaultRoot).restore(changes) })
+}
+
 // Verify checks, inside the network namespace at netnsPath, that every
 // entry's knob on ifname holds the configured value (for CNI CHECK). A
 // value that differs is reported with errors.Is(err, ErrMismatch).

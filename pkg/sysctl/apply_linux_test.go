@@ -208,3 +208,36 @@ func TestApplyInNetNSErrors(t *testing.T) {
 		t.Errorf("Verify with a bad interface name = %v, want ErrInvalid", err)
 	}
 }
+
+// Revert puts back what Apply changed, and leaves alone what it found right.
+func TestRevertRestoresPreviousValues(t *testing.T) {
+	nsPath := newNetNSWithLink(t)
+	notify := "/proc/sys/net/ipv4/conf/" + linkIf + "/arp_notify"
+	announce := "/proc/sys/net/ipv4/conf/" + linkIf + "/arp_announce"
+	origNotify, origAnnounce := readIn(t, nsPath, notify), readIn(t, nsPath, announce)
+
+	entries, err := ParseList([]string{
+		"net.ipv4.conf.IFNAME.arp_notify=" + flip(origNotify),
+		"net.ipv4.conf.IFNAME.arp_announce=" + origAnnounce, // already right: not written
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := Apply(nsPath, linkIf, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readIn(t, nsPath, notify); got != flip(origNotify) {
+		t.Fatalf("Apply did not write arp_notify: %s", got)
+	}
+	writeIn(t, nsPath, announce, "2") // someone else's later change must survive Revert
+	if err := Revert(nsPath, changes); err != nil {
+		t.Fatal(err)
+	}
+	if got := readIn(t, nsPath, notify); got != origNotify {
+		t.Errorf("arp_notify after Revert = %s, want %s", got, origNotify)
+	}
+	if got := readIn(t, nsPath, announce); got != "2" {
+		t.Errorf("arp_announce after Revert = %s: an unwritten change was reverted", got)
+	}
+}

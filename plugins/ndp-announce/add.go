@@ -56,7 +56,7 @@ type addReport struct {
 
 func (r *addReport) add(kv ...any) { r.attrs = append(r.attrs, kv...) }
 
-func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *attachment, log *slog.Logger, start time.Time) error {
+func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *attachment, log *slog.Logger, start time.Time) (err error) {
 	rep := &addReport{}
 	t := iface.Target{NetNS: args.Netns, IfName: args.IfName}
 
@@ -65,6 +65,14 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 		if err != nil {
 			return sysctlError(err)
 		}
+		// A failed ADD leaves the interface as it found it.
+		defer func() {
+			if err != nil {
+				if rerr := sysctl.Revert(args.Netns, changes); rerr != nil {
+					log.Error("cannot restore sysctls after a failed ADD", "err", rerr)
+				}
+			}
+		}()
 		rep.add("sysctls", describeChanges(changes))
 	}
 
