@@ -61,9 +61,9 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 	t := iface.Target{NetNS: args.Netns, IfName: args.IfName}
 
 	if len(plan.Sysctls) > 0 {
-		changes, err := sysctl.Apply(args.Netns, args.IfName, plan.Sysctls)
-		if err != nil {
-			return sysctlError(err)
+		changes, applyErr := sysctl.Apply(args.Netns, args.IfName, plan.Sysctls)
+		if applyErr != nil {
+			return sysctlError(applyErr)
 		}
 		// A failed ADD leaves the interface as it found it.
 		defer func() {
