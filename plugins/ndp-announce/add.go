@@ -132,10 +132,13 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 		NetNSPath:    args.Netns,
 		Logger:       log,
 	}
+	level := slog.LevelInfo
 	round, err := ann.Round(context.Background(), plan.AnnounceToGateways)
 	rep.add("round1", round)
 	if err != nil {
+		// Not an ADD failure: the pod works, only a recycled IP may stay unreachable for a while.
 		rep.add("round1Err", err.Error())
+		level = slog.LevelWarn
 	}
 
 	if plan.AdvertiseCount > 1 {
@@ -160,7 +163,7 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 		}
 	}
 	rep.add("ms", msSince(start))
-	log.Info("ADD done", rep.attrs...)
+	log.Log(context.Background(), level, "ADD done", rep.attrs...)
 	return nil
 }
 
