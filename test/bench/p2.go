@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// P2: what ndp-announce adds to ADD. The whole conflist is ADDed through libcni, bridge alone and
+// bridge + ndp-announce alternating on one bridge, so drift (page cache, CPU frequency) hits both.
+
+// P2Result holds the per-cycle timings in ms.
+type P2Result struct {
+	Cycles     int       `json:"cycles"`
+	Bridge     []float64 `json:"bridge"`     // ADD of bridge + host-local
+	NDPA       []float64 `json:"ndpa"`       // ADD of bridge + host-local + ndp-announce
+	Diff       []float64 `json:"diff"`       // NDPA[i] - Bridge[i], cycle by cycle
+	PluginMs   []float64 `json:"pluginMs"`   // ndp-announce's own "ms" of each ADD (its log)
+	DelBridge  []float64 `json:"delBridge"`  // DEL, for the record
+	DelNDPA    []float64 `json:"delNDPA"`    //
+	ExecMs     []float64 `json:"execMs"`     // ndp-announce VERSION: process start to exit
+	ExecBridge []float64 `json:"execBridge"` // bridge VERSION, the same for the reference plugin
+	Steps      []string  `json:"steps"`      // one ADD's log line, for the report
+}
+
+// RunP2 runs warm-up cycles, then `cycles` alternating pairs.
+func RunP2(ctx context.Context, env labEnv, plugin string, cycles int) (*P2Result, error) {
+	progress("P2: ADD latency, %d alternating cycles of bridge alone and bridge + ndp-announce", cycles)
+	lab, err := NewLab(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	defer lab.Close()
+	confs := map[Setup]*Conflist{}
+	for _, s := range []Setup{SetupBridge, SetupNDPA} {
+		if confs[s], err = lab.WriteConflist(string(s), s, NDPAOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	res := &P2Result{Cycles: cycles}
+	cycle := func(s Setup, name string) (add, del float64, err error) {
+		if err := lab.AddContainer(ctx, name); err != nil {
+			return 0, 0, err
+		}
+		a, err := lab.CNIAdd(ctx, confs[s], name, "")
+		if err != nil {
+			return 0, 0, err
+		}
+		d, err := lab.CNIDel(ctx, name)
+		if err != nil {
+			return 0, 0, err
+		}
+		return ms(a), ms(d), lab.RemoveContainer(ctx, name)
+	}
+	// Warm-up: first execs of each binary pay for page faults; not counted, and their log lines
+	// are skipped below.
+	const warm = 3
+	for i := 0; i < warm; i++ {
+		for _, s := range []Setup{SetupBridge, SetupNDPA} {
+			if _, _, err := cycle(s, fmt.Sprintf("w%s%d", s, i)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := 0; i < cycles; i++ {
+		order := []Setup{SetupBridge, SetupNDPA}
+		if i%2 == 1 {
+			order = []Setup{SetupNDPA, SetupBridge}
+		}
+		var got [2]float64
+		for _, s := range order {
+			add, del, err := cycle(s, fmt.Sprintf("%s%d", s, i))
+			if err != nil {
+				return nil, err
+			}
+			if s == SetupBridge {
+				got[0] = add
+				res.DelBridge = append(res.DelBridge, del)
+			} else {
+				got[1] = add
+				res.DelNDPA = append(res.DelNDPA, del)
+			}
+		}
+		res.Bridge = append(res.Bridge, got[0])
+		res.NDPA = append(res.NDPA, got[1])
+		res.Diff = append(res.Diff, got[1]-got[0])
+		if (i+1)%5 == 0 || i+1 == cycles {
+			progress("  P2 cycle %d/%d: bridge %.1f ms, bridge + ndp-announce %.1f ms", i+1, cycles, got[0], got[1])
+		}
+	}
+	lines, err := addDoneLines(confs[SetupNDPA].LogFile)
+	if err != nil {
+		return nil, err
+	}
+	if len(lines) != warm+cycles {
+		return nil, fmt.Errorf("ndp-announce logged %d ADDs, want %d", len(lines), warm+cycles)
+	}
+	for _, l := range lines[warm:] {
+		res.PluginMs = append(res.PluginMs, l.Ms)
+	}
+	res.Steps = []string{lines[len(lines)-1].Raw}
+
+	// Process start alone: VERSION does no work, so its wall time is exec + Go runtime start + exit.
+	bridge, err := findInPath(env.BinDirs, "bridge")
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < cycles; i++ {
+		for _, p := range []struct {
+			bin string
+			out *[]float64
+		}{{plugin, &res.ExecMs}, {bridge, &res.ExecBridge}} {
+			d, err := timeVersion(ctx, p.bin)
+			if err != nil {
+				return nil, err
+			}
+			*p.out = append(*p.out, d)
+		}
+	}
+	return res, nil
+}
+
+func timeVersion(ctx context.Context, bin string) (float64, error) {
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = append(os.Environ(), "CNI_COMMAND=VERSION")
+	cmd.Stdin = strings.NewReader(`{"cniVersion":"1.1.0"}`)
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%s VERSION: %w: %s", bin, err, out)
+	}
+	return ms(time.Since(start)), nil
+}
+
+// addDone is one "ADD done" line of ndp-announce's log.
+type addDone struct {
+	Ms  float64
+	Raw string
+}
+
+func addDoneLines(path string) ([]addDone, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("ndp-announce log: %w", err)
+	}
+	defer f.Close()
+	var out []addDone
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		var l struct {
+			Msg string  `json:"msg"`
+			Ms  float64 `json:"ms"`
+		}
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "ADD done" {
+			out = append(out, addDone{Ms: l.Ms, Raw: sc.Text()})
+		}
+	}
+	return out, sc.Err()
+}
