@@ -391,6 +391,37 @@ ndpa_direct() {
 	run cni_status
 	assert_success
 	[ -d "$STATE_DIR" ]
+	# A dataDir that cannot exist: not ready, code 50.
+	touch "$LAB_DIR/file"
+	lab_conflist "$(jq -c --arg d "$LAB_DIR/file/state" '.dataDir = $d' <<<"$(ndpa_conf)")"
+	run --separate-stderr cni_status
+	assert_failure 50
+	stderr_has "dataDir"
+}
+
+@test "CHECK fails when a configured sysctl or an IPv6 address of the result is gone" {
+	with_ndpa '{"sysctls": ["net.ipv4.conf.IFNAME.arp_announce=2"]}'
+	lab_container b
+	run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	run cni_check b
+	assert_success
+
+	in_ns b sysctl -qw net.ipv4.conf.eth0.arp_announce=0
+	run --separate-stderr cni_check b
+	assert_failure
+	stderr_has "arp_announce"
+	in_ns b sysctl -qw net.ipv4.conf.eth0.arp_announce=2
+
+	# ndp-announce's own CHECK (bridge, earlier in the chain, would report it first).
+	conf=$(jq -c --argjson prev "$(cni_result b)" '. + {cniVersion: "1.1.0", name: "n", prevResult: $prev}' <<<"$(ndpa_conf)")
+	run --separate-stderr ndpa_direct CHECK "$conf"
+	assert_success
+	in_ns b ip addr del "$V6/64" dev eth0
+	run --separate-stderr ndpa_direct CHECK "$conf"
+	assert_failure
+	assert_output --partial "IPv6 addresses of the result are not on the interface"
+	assert_output --partial "$V6"
 }
 
 @test "GC stops announcers of attachments that are no longer valid" {
