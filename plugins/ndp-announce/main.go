@@ -22,6 +22,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == announceSubcommand {
 		os.Exit(announceMain(os.Args[2:]))
 	}
+	if code, ok := installSubcommandMain(os.Args); ok {
+		os.Exit(code)
+	}
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    cmdAdd,
 		Del:    cmdDel,
