@@ -54,11 +54,17 @@ deps-go:
 		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/cni/cnitool@$(CNI_VER); }
 	@$(GO) build -o $(TOOLS)/cnidriver ./test/cnidriver
 
-demo:
-	@echo "make demo: not written yet (issue: benchmarks and demo)"; exit 1
+# A recycled IP with bridge alone, then with ndp-announce, in throwaway network namespaces. Root.
+demo: deps build
+	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root (network namespaces)"; exit 1; }
+	@NDPA_BIN_DIR="$(CURDIR)/bin:$(TOOLS)" CNIDRIVER="$(TOOLS)/cnidriver" scripts/demo.sh
 
-bench:
-	@echo "make bench: not written yet (issue: benchmarks and demo)"; exit 1
+# P1-P4 in throwaway network namespaces (root); writes BENCHMARKS.md and docs/blackhole-timeline.svg.
+# BENCH_RUNS=N sets the P1 runs (default 5), BENCH_ONLY=p1,p3 a subset. Bounded: 25 minutes at most.
+bench: deps build
+	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root (network namespaces)"; exit 1; }
+	@$(GO) build -o $(TOOLS)/bench ./test/bench
+	timeout --foreground -k 30 1500 $(TOOLS)/bench -bin-dir "$(CURDIR)/bin:$(TOOLS)" -driver $(TOOLS)/cnidriver
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

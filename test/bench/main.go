@@ -59,7 +59,7 @@ func run() int {
 	repo, _ := os.Getwd()
 	var (
 		runs       = flag.Int("runs", envInt("BENCH_RUNS", 5), "P1 rounds (env BENCH_RUNS)")
-		cycles     = flag.Int("cycles", envInt("BENCH_CYCLES", 20), "P2 ADD cycles per setup (env BENCH_CYCLES)")
+		cycles     = flag.Int("cycles", envInt("BENCH_CYCLES", 30), "P2 ADD cycles per setup (env BENCH_CYCLES)")
 		containers = flag.Int("containers", envInt("BENCH_CONTAINERS", 50), "P3 concurrent containers")
 		only       = flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated subset of p1,p2,p3,p4 (env BENCH_ONLY)")
 		out        = flag.String("out", "BENCHMARKS.md", "report to write")
@@ -68,12 +68,28 @@ func run() int {
 		binDirs    = flag.String("bin-dir", filepath.Join(repo, "bin")+":"+filepath.Join(repo, ".tools/bin"), "CNI plugin dirs")
 		driver     = flag.String("driver", filepath.Join(repo, ".tools/bin/cnidriver"), "the libcni driver")
 		capSec     = flag.Int("cap", 60, "P1: seconds to wait for a reply before reporting \"> cap\"")
+		fromJSON   = flag.String("from-json", "", "measure nothing: render the report and picture from a -json file")
 	)
 	flag.Parse()
 	// Descriptors this process inherited (from make, a shell, a CI runner) would otherwise pass
 	// through nsenter, cnidriver and the plugins into every announcer, and show up in P4 as the
 	// announcer's: start every child the way a runtime does, with 0-2 only.
 	_ = unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+	if *fromJSON != "" {
+		var res Results
+		b, err := os.ReadFile(*fromJSON)
+		if err == nil {
+			err = json.Unmarshal(b, &res)
+		}
+		if err == nil {
+			err = writeOutputs(&res, *out, *svg)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		return 0
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench: needs root (network namespaces)")
 		return 1
@@ -136,7 +152,7 @@ func run() int {
 		return err
 	})
 	step("p3", func() (err error) {
-		res.P3, err = RunP3(ctx, env, *containers, 3)
+		res.P3, err = RunP3(ctx, env, *containers, 5)
 		return err
 	})
 	step("p4", func() (err error) {
@@ -156,24 +172,33 @@ func run() int {
 			return 1
 		}
 	}
-	if len(res.P1) > 0 {
-		if err := os.MkdirAll(filepath.Dir(*svg), 0o755); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
-		}
-		if err := os.WriteFile(*svg, []byte(TimelineSVG(res.P1, res.P1Cap)), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
-		}
-		progress("wrote %s", *svg)
-	}
-	rel, _ := filepath.Rel(filepath.Dir(*out), *svg)
-	if err := os.WriteFile(*out, []byte(Report(res, rel)), 0o644); err != nil {
+	if err := writeOutputs(res, *out, *svg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	progress("wrote %s", *out)
 	return 0
+}
+
+// writeOutputs writes the picture (when P1 ran) and the report that links it.
+func writeOutputs(res *Results, out, svg string) error {
+	if len(res.P1) > 0 {
+		if err := os.MkdirAll(filepath.Dir(svg), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(svg, []byte(TimelineSVG(res.P1, res.P1Cap)), 0o644); err != nil {
+			return err
+		}
+		progress("wrote %s", svg)
+	}
+	rel, err := filepath.Rel(filepath.Dir(out), svg)
+	if err != nil {
+		rel = svg
+	}
+	if err := os.WriteFile(out, []byte(Report(res, rel)), 0o644); err != nil {
+		return err
+	}
+	progress("wrote %s", out)
+	return nil
 }
 
 func findInPath(dirs, name string) (string, error) {

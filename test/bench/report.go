@@ -147,8 +147,8 @@ func reportP1(b *strings.Builder, r *Results, svgPath string) {
 	w("![The peer's probes around the IP swap, with and without ndp-announce](%s)\n\n", svgPath)
 	for _, stale := range []bool{false, true} {
 		if stale {
-			w("**Peer's entry STALE** (it last talked to A more than 5 s before: the peer's `base_reachable_time_ms`\n")
-			w("is set to 500 ms in its netns and the bench waits until the kernel's own timers turn both entries STALE)\n\n")
+			w("**Peer's entry STALE** (set with `ip neigh change ADDR lladdr MAC_A nud stale` in the peer netns right\n")
+			w("after it talked to A: the state the entry takes once the peer has not heard from A for 15–45 s)\n\n")
 		} else {
 			w("**Peer's entry REACHABLE** (it had just talked to A; the kernel keeps it REACHABLE 15–45 s)\n\n")
 		}

@@ -15,8 +15,8 @@ import (
 
 const (
 	svgWidth    = 1000
-	svgLabelW   = 300
-	svgPlotW    = 560
+	svgLabelW   = 215
+	svgPlotW    = 620
 	svgRowH     = 15
 	svgRowGap   = 4
 	svgGroupGap = 14
@@ -72,8 +72,8 @@ func TimelineSVG(runs []P1Run, capDur time.Duration) string {
 			for _, s := range r.Series {
 				o := OutcomeOf(s)
 				note := fmt.Sprintf("%s, %d lost", fmtCapped(o.Ms, ms(capDur)), o.Lost)
-				if o.Answered && o.Lost == 0 {
-					note = "answered at once, 0 lost"
+				if o.Answered {
+					note = fmt.Sprintf("first reply %s, %d lost", fmtMs(o.Ms), o.Lost)
 				}
 				rows = append(rows, timelineRow{label: c.Setup.Short() + " · " + s.Family, note: note, s: s})
 				if n := len(s.Probes); n > 0 {
@@ -93,18 +93,21 @@ func TimelineSVG(runs []P1Run, capDur time.Duration) string {
 	fullMs = niceCeil(fullMs)
 
 	var b strings.Builder
-	y := 0
+	y := 20 // below the title
 	panel := func(title string, xMax float64, ticks []float64, tickLabel func(float64) string, each bool) {
 		y += 34
 		fmt.Fprintf(&b, `<text x="10" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", y, html.EscapeString(title))
 		y += 10
-		top := y
+		firstRow := -1
 		xOf := func(v float64) float64 { return svgLabelW + v/xMax*svgPlotW }
 		for gi, rows := range groups {
 			y += svgGroupGap + 4
 			fmt.Fprintf(&b, `<text x="10" y="%d" font-size="12" font-style="italic" fill="%s">%s</text>`+"\n", y, colAxis, html.EscapeString(titles[gi]))
 			y += 6
 			for _, row := range rows {
+				if firstRow < 0 {
+					firstRow = y
+				}
 				fmt.Fprintf(&b, `<text x="22" y="%d" font-size="12">%s</text>`+"\n", y+svgRowH-4, html.EscapeString(row.label))
 				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#f5f5f5"/>`+"\n", svgLabelW, y, svgPlotW, svgRowH)
 				drawProbes(&b, row.s, xMax, xOf, y, each)
@@ -114,11 +117,14 @@ func TimelineSVG(runs []P1Run, capDur time.Duration) string {
 		}
 		for _, t := range ticks {
 			x := xOf(t)
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="0.5"/>`+"\n", x, top+12, x, y, colGrid)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="%s">%s</text>`+"\n", x, y+13, colAxis, tickLabel(t))
+			label, anchor := tickLabel(t), "middle"
+			if t == 0 {
+				label, anchor = "0: ADD returned", "start"
+			}
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="0.5"/>`+"\n", x, firstRow, x, y, colGrid)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" text-anchor="%s" fill="%s">%s</text>`+"\n", x, y+13, anchor, colAxis, label)
 		}
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000" stroke-width="1.5"/>`+"\n", svgLabelW, top+12, svgLabelW, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="%s">ADD returned</text>`+"\n", svgLabelW-70, y+13, colAxis)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000" stroke-width="1.5"/>`+"\n", svgLabelW, firstRow, svgLabelW, y)
 		y += 16
 	}
 
@@ -133,7 +139,7 @@ func TimelineSVG(runs []P1Run, capDur time.Duration) string {
 		func(v float64) string { return fmt.Sprintf("%.0f ms", v) }, true)
 
 	// Legend.
-	y += 12
+	y += 22
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">reply</text>`+"\n", svgLabelW, y-10, colReply, svgLabelW+16, y)
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">no reply: black-holed to the old MAC</text>`+"\n", svgLabelW+70, y-10, colLost, svgLabelW+86, y)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" fill="%s">median run of each case; grey: not probed any more</text>`+"\n", svgLabelW+330, y, colAxis)
