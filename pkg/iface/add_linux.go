@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -16,7 +16,7 @@ import (
 
 // Attachment is a link Add configured in a netns.
 type Attachment struct {
-	Spec  Spec // as given, with DstName filled in
+	Spec  Spec // as given, with DstName and Announce.Interval filled in
 	Index int  // ifindex in Spec.NetNS
 	MAC   net.HardwareAddr
 	// Addrs are the addresses in effect: Spec.Addrs minus Dropped.
@@ -25,6 +25,17 @@ type Attachment struct {
 	// them, do not announce them.
 	Dropped []netip.Prefix
 	Waits   []WaitResult
+
+	// FirstRound is what Add's synchronous announcement round sent (zero
+	// when Spec.Announce.Count is 0 or nothing could be sent).
+	FirstRound l2disco.RoundReport
+	// AnnounceErr says why the first round failed in whole or in part: the
+	// sockets could not be opened, or sends failed. It does not fail Add.
+	AnnounceErr error
+
+	// stopAnnouncing cancels the background rounds and returns once they
+	// have ended and their sockets are closed; nil when none run.
+	stopAnnouncing func()
 }
 
 // Add moves link s.SrcName from the host netns into s.NetNS and configures
@@ -32,6 +43,13 @@ type Attachment struct {
 // addresses, sysctls, up, routes; then waits (bounded, never failing Add)
 // for link up, bridge port forwarding and, with IPv6, the ff02::1 route.
 // IPv6 addresses that a sysctl removed are reported in Dropped.
+//
+// Then, if s.Announce.Count > 0, it sends the first round of unsolicited ARP
+// (each IPv4 address) and Neighbour Advertisements (each non-link-local IPv6
+// address still on the link), and the directed requests to s.Announce.Gateways,
+// before it returns; the other rounds follow in the background until done or
+// Remove. An announcement failure does not fail Add: it is logged to
+// s.Logger and kept in Attachment.AnnounceErr.
 //
 // If anything fails after the move, the link goes back to the host netns
 // under its original name, so the caller can clean it up or retry.
@@ -71,12 +89,14 @@ func Add(ctx context.Context, s Spec) (*Attachment, error) {
 	a, err := configure(ch, cns, p)
 	if err != nil {
 		if rerr := moveBack(ch, cns, hns, p.Spec, p.DstName); rerr != nil {
-			slog.Error("could not return link to the host netns after a failed attach",
+			p.logger().Error("could not return link to the host netns after a failed attach",
 				"link", p.SrcName, "netns", p.NetNS, "error", rerr, "cause", err)
 		}
 		return nil, err
 	}
-	a.Waits = waitReady(ctx, p, a)
+	var mcastRouteOK bool
+	a.Waits, mcastRouteOK = waitReady(ctx, p, a)
+	a.announce(ctx, p, mcastRouteOK)
 	return a, nil
 }
 
@@ -152,7 +172,7 @@ func configure(h *netlink.Handle, r nsRef, p plan) (*Attachment, error) {
 			}
 		}
 		if len(dropped) > 0 {
-			slog.Info("IPv6 addresses removed by sysctls", "link", p.DstName, "netns", p.NetNS, "dropped", dropped)
+			p.logger().Info("IPv6 addresses removed by sysctls", "link", p.DstName, "netns", p.NetNS, "dropped", dropped)
 		}
 	}
 	addrs := removePrefixes(p.Addrs, dropped)
@@ -182,10 +202,11 @@ func configure(h *netlink.Handle, r nsRef, p plan) (*Attachment, error) {
 	}, nil
 }
 
-// waitReady runs Add's waits and logs each result.
-func waitReady(ctx context.Context, p plan, a *Attachment) []WaitResult {
+// waitReady runs Add's waits and logs each result. mcastRouteOK is false
+// when the ff02::1 route wait ran and was not met, or could not run because
+// the link never came up.
+func waitReady(ctx context.Context, p plan, a *Attachment) (res []WaitResult, mcastRouteOK bool) {
 	t := Target{NetNS: p.NetNS, IfName: p.DstName, HostNetNS: p.HostNetNS}
-	var res []WaitResult
 	run := func(d time.Duration, wait func(context.Context) WaitResult) WaitResult {
 		if d < 0 {
 			return WaitResult{Met: true}
@@ -193,23 +214,30 @@ func waitReady(ctx context.Context, p plan, a *Attachment) []WaitResult {
 		wctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		r := wait(wctx)
-		slog.Debug("wait", "result", r)
+		p.logger().Debug("wait", "result", r)
 		res = append(res, r)
 		return r
 	}
 	up := run(p.Waits.LinkUp, func(ctx context.Context) WaitResult { return WaitLinkUp(ctx, t) })
 	if !up.Met {
-		return res // the other conditions need carrier
+		return res, false // the other conditions need carrier
 	}
 	run(p.Waits.BridgePort, func(ctx context.Context) WaitResult { return WaitBridgePort(ctx, t) })
-	if hasIPv6(a.Addrs) {
-		run(p.Waits.McastRoute, func(ctx context.Context) WaitResult { return WaitMcastRoute(ctx, t) })
+	if !hasIPv6(a.Addrs) {
+		return res, false
 	}
-	return res
+	mr := run(p.Waits.McastRoute, func(ctx context.Context) WaitResult { return WaitMcastRoute(ctx, t) })
+	return res, mr.Met
 }
 
-// Remove moves the link back to the host netns under its original name.
+// Remove stops the background announcements, waiting until they have ended
+// and their sockets are closed, then moves the link back to the host netns
+// under its original name. Stopping first means no round is sent from a
+// link that is going down or already belongs to another netns.
 func (a *Attachment) Remove() error {
+	if a.stopAnnouncing != nil {
+		a.stopAnnouncing()
+	}
 	hns, err := openNS(a.Spec.HostNetNS)
 	if err != nil {
 		return err

@@ -3,10 +3,12 @@ package iface
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 )
 
@@ -15,6 +17,10 @@ const (
 	DefaultLinkUpTimeout     = 5 * time.Second
 	DefaultBridgePortTimeout = 200 * time.Millisecond
 	DefaultMcastRouteTimeout = 200 * time.Millisecond
+
+	// DefaultAnnounceInterval is the gap between announcement rounds when
+	// Announcement.Interval is 0: libnetwork's advertise_addr_ms default.
+	DefaultAnnounceInterval = time.Second
 )
 
 // Spec says how Add moves an existing link into a network namespace and
@@ -42,6 +48,29 @@ type Spec struct {
 	// IPv6 multicast group and is not open to NDP or RA spoofing.
 	KeepUnusedIPv6 bool
 	Waits          WaitTimeouts
+	// Announce says how Add tells peers the addresses' new MAC once the
+	// waits are over. The zero value announces nothing.
+	Announce Announcement
+	// Logger receives what Add and the background announcer have to say,
+	// including announcement failures, which never fail Add. nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Announcement is the unsolicited ARP / Neighbour Advertisement schedule.
+type Announcement struct {
+	// Count is the number of rounds, 0-3 (0 = off). Add sends the first
+	// before it returns; the rest follow in the background, Interval apart,
+	// until they are done or Remove stops them.
+	Count int
+	// Interval is the gap between rounds, 100ms-2s; 0 means
+	// DefaultAnnounceInterval.
+	Interval time.Duration
+	// Gateways get one directed ARP request or Neighbour Solicitation in
+	// the first round, from each of our addresses of their family: some
+	// stacks (gVisor) learn a new MAC only from requests addressed to them,
+	// and the gateway is the peer that matters most.
+	Gateways []netip.Addr
 }
 
 // WaitTimeouts are Add's wait deadlines: 0 means the default, negative means
@@ -110,6 +139,19 @@ func newPlan(s Spec) (plan, error) {
 	}
 	p.sysctls = entries
 	p.Waits = p.Waits.withDefaults()
+	if p.Announce.Interval == 0 {
+		p.Announce.Interval = DefaultAnnounceInterval
+	}
+	// Checked even when Count is 0: a bad interval is a config mistake
+	// whether or not announcements are on today.
+	if err := l2disco.ValidateSchedule(p.Announce.Count, p.Announce.Interval); err != nil {
+		errs = append(errs, err)
+	}
+	for _, gw := range p.Announce.Gateways {
+		if !gw.IsValid() || gw.Is4In6() || gw.Zone() != "" || gw.IsUnspecified() || gw.IsMulticast() {
+			errs = append(errs, fmt.Errorf("invalid gateway %s (want a plain unicast IPv4 or IPv6 address)", gw))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return plan{}, fmt.Errorf("attach %s: %w", s.SrcName, err)
 	}
@@ -154,6 +196,14 @@ func hasIPv6(list []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// logger returns the Spec's logger or the default one.
+func (s Spec) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 func prefixToIPNet(p netip.Prefix) *net.IPNet {

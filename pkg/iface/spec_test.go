@@ -26,6 +26,15 @@ func TestNewPlan(t *testing.T) {
 	if p.DstName != "veth0" || p.hasIPv6 || p.Waits.LinkUp != DefaultLinkUpTimeout || p.Waits.BridgePort != DefaultBridgePortTimeout {
 		t.Errorf("defaults not filled in: %+v", p)
 	}
+	if p.Announce.Count != 0 || p.Announce.Interval != DefaultAnnounceInterval {
+		t.Errorf("announcements: %+v, want off with the default interval", p.Announce)
+	}
+	announcing := ok
+	announcing.Announce = Announcement{Count: 3, Interval: 100 * time.Millisecond, Gateways: []netip.Addr{
+		netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("2001:db8::1")}}
+	if p, err := newPlan(announcing); err != nil || p.Announce.Interval != 100*time.Millisecond {
+		t.Errorf("newPlan(3 rounds 100ms apart) = %+v, %v", p.Announce, err)
+	}
 	withV6 := ok
 	withV6.Addrs = prefixes("198.51.100.2/24", "2001:db8::2/64")
 	withV6.Waits = WaitTimeouts{LinkUp: -1, McastRoute: time.Second}
@@ -46,6 +55,14 @@ func TestNewPlan(t *testing.T) {
 		{"mapped address", func(s *Spec) { s.Addrs = prefixes("::ffff:198.51.100.2/120") }, "plain IPv4 or IPv6"},
 		{"not link-local", func(s *Spec) { s.LinkLocal = prefixes("2001:db8::9/64") }, "is not link-local"},
 		{"bad sysctl", func(s *Spec) { s.Sysctls = []string{"net.ipv6.conf.IFNAME.disable_ipv6"} }, "entry 0"},
+		{"too many rounds", func(s *Spec) { s.Announce.Count = 4 }, "count 4 is outside 0-3"},
+		{"negative rounds", func(s *Spec) { s.Announce.Count = -1 }, "count -1"},
+		{"interval too short", func(s *Spec) { s.Announce = Announcement{Count: 2, Interval: 50 * time.Millisecond} }, "interval 50ms"},
+		{"interval too long", func(s *Spec) { s.Announce = Announcement{Count: 2, Interval: 3 * time.Second} }, "interval 3s"},
+		{"bad interval while off", func(s *Spec) { s.Announce.Interval = -time.Second }, "interval -1s"},
+		{"zoned gateway", func(s *Spec) { s.Announce.Gateways = []netip.Addr{netip.MustParseAddr("fe80::1%eth0")} }, "invalid gateway fe80::1%eth0"},
+		{"unspecified gateway", func(s *Spec) { s.Announce.Gateways = []netip.Addr{netip.IPv4Unspecified()} }, "invalid gateway 0.0.0.0"},
+		{"zero gateway", func(s *Spec) { s.Announce.Gateways = []netip.Addr{{}} }, "invalid gateway invalid IP"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
