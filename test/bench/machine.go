@@ -38,7 +38,7 @@ type Machine struct {
 	Libcni     string `json:"libcni"`
 }
 
-func describeMachine(plugin, binDirs string) Machine {
+func describeMachine(plugin, binDirs, driver string) Machine {
 	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
 	m.CPU = firstField("/proc/cpuinfo", "model name")
 	if kb := firstField("/proc/meminfo", "MemTotal"); kb != "" {
@@ -63,12 +63,10 @@ func describeMachine(plugin, binDirs string) Machine {
 			m.RefPlugins = "containernetworking/plugins " + bi.Main.Version
 		}
 	}
-	if p, err := os.Executable(); err == nil {
-		if bi, err := buildinfo.ReadFile(p); err == nil {
-			for _, d := range bi.Deps {
-				if d.Path == "github.com/containernetworking/cni" {
-					m.Libcni = "containernetworking/cni " + d.Version
-				}
+	if bi, err := buildinfo.ReadFile(driver); err == nil {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/containernetworking/cni" {
+				m.Libcni = "containernetworking/cni " + d.Version + " (test/cnidriver)"
 			}
 		}
 	}

@@ -129,7 +129,7 @@ func run() int {
 		os.RemoveAll(tmp)
 	}()
 
-	res := &Results{Machine: describeMachine(plugin, *binDirs), Started: time.Now()}
+	res := &Results{Machine: describeMachine(plugin, *binDirs, *driver), Started: time.Now()}
 	var runErr error
 	step := func(name string, f func() error) {
 		if runErr != nil || !want[name] {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // P3: many containers at once on one bridge, as a node does when a deployment scales up.
@@ -19,6 +21,9 @@ type P3Rep struct {
 	Setup   Setup   `json:"setup"`
 	Rep     int     `json:"rep"`
 	AddWall float64 `json:"addWallMs"`
+	// CPU of everything the ADDs ran that was waited for (nsenter, cnidriver, every plugin), from
+	// RUSAGE_CHILDREN; ndp-announce's detached announcers are not in it.
+	AddCPU  float64 `json:"addCPUMs"`
 	DelWall float64 `json:"delWallMs"`
 	Failed  int     `json:"failed"`
 	Left    string  `json:"left,omitempty"` // announcers, state or lock files, leases still there after DEL
@@ -50,8 +55,8 @@ func RunP3(ctx context.Context, env labEnv, n, reps int) (*P3Result, error) {
 			if r.Left != "" {
 				left = "LEFT: " + r.Left
 			}
-			progress("  P3 %d/%d %-22s %d ADDs in %s (%d failed), DELs in %s, %s",
-				rep, reps, s.Short(), n, fmtMs(r.AddWall), r.Failed, fmtMs(r.DelWall), left)
+			progress("  P3 %d/%d %-22s %d ADDs in %s (%d failed, %s CPU), DELs in %s, %s",
+				rep, reps, s.Short(), n, fmtMs(r.AddWall), r.Failed, fmtMs(r.AddCPU), fmtMs(r.DelWall), left)
 		}
 	}
 	return res, nil
@@ -94,10 +99,12 @@ func p3Burst(ctx context.Context, env labEnv, s Setup, n int) (r P3Rep, err erro
 		return ms(time.Since(start)), errs
 	}
 	var addErrs, delErrs []error
+	cpu0 := childrenCPU()
 	r.AddWall, addErrs = all(func(name string) error {
 		_, err := lab.CNIAdd(ctx, conf, name, "")
 		return err
 	})
+	r.AddCPU = childrenCPU() - cpu0
 	for _, e := range addErrs {
 		if e != nil {
 			r.Failed++
@@ -115,6 +122,15 @@ func p3Burst(ctx context.Context, env labEnv, s Setup, n int) (r P3Rep, err erro
 	}
 	r.Left = leftovers(lab, conf)
 	return r, nil
+}
+
+// childrenCPU is the user + system CPU ms of this process's waited-for descendants so far.
+func childrenCPU() float64 {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 }
 
 // leftovers lists what DEL should have removed: announcer processes of this dataDir, its state and

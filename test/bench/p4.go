@@ -29,7 +29,7 @@ type P4Announcer struct {
 	PeakRSSKB  int      `json:"peakRSSKB"`  // VmHWM
 	LifetimeMs float64  `json:"lifetimeMs"` // process start (stat, 10 ms ticks) to exit seen
 	OwnMs      float64  `json:"ownMs"`      // its own "announcer done" ms
-	CPUMs      float64  `json:"cpuMs"`      // utime + stime, last sample before it exited
+	CPUMs      float64  `json:"cpuMs"`      // on-CPU time, all threads, last sample before it exited
 	FDs        []string `json:"fds"`        // what its descriptors point at, sorted
 }
 
@@ -39,9 +39,12 @@ type P4Result struct {
 	PluginDELKB []int `json:"pluginDELKB"`
 	BridgeADDKB []int `json:"bridgeADDKB"` // the reference bridge plugin, for scale
 	// CPU time (user + system) of one process, from the same rusage.
-	PluginADDCPUMs []float64     `json:"pluginADDCPUMs"`
-	BridgeADDCPUMs []float64     `json:"bridgeADDCPUMs"`
-	Announcers     []P4Announcer `json:"announcers"`
+	PluginADDCPUMs []float64 `json:"pluginADDCPUMs"`
+	BridgeADDCPUMs []float64 `json:"bridgeADDCPUMs"`
+	// Wall time of one process, exec to exit, seen by the wrapper.
+	PluginADDWallMs []float64     `json:"pluginADDWallMs"`
+	BridgeADDWallMs []float64     `json:"bridgeADDWallMs"`
+	Announcers      []P4Announcer `json:"announcers"`
 }
 
 // The bench binary doubles as a wrapper that runs a plugin and records its peak RSS from wait4's
@@ -62,7 +65,9 @@ func wrapperMain() int {
 	}
 	cmd := exec.Command(real, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	start := time.Now()
 	err = cmd.Run()
+	wall := time.Since(start)
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -73,7 +78,7 @@ func wrapperMain() int {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		line := fmt.Sprintf("%s %s %d %.3f\n", name, os.Getenv("CNI_COMMAND"), ru.Maxrss, ms(cpu)) // Maxrss: KiB on Linux
+		line := fmt.Sprintf("%s %s %d %.3f %.3f\n", name, os.Getenv("CNI_COMMAND"), ru.Maxrss, ms(cpu), ms(wall)) // Maxrss: KiB on Linux
 		if f, err := os.OpenFile(os.Getenv(wrapLogEnv), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
 			f.WriteString(line)
 			f.Close()
@@ -157,20 +162,23 @@ func RunP4(ctx context.Context, env labEnv, plugin string) (*P4Result, error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 4 {
+		if len(f) != 5 {
 			continue
 		}
 		kb, _ := strconv.Atoi(f[2])
 		cpu, _ := strconv.ParseFloat(f[3], 64)
+		wall, _ := strconv.ParseFloat(f[4], 64)
 		switch {
 		case f[0] == "ndp-announce" && f[1] == "ADD":
 			res.PluginADDKB = append(res.PluginADDKB, kb)
 			res.PluginADDCPUMs = append(res.PluginADDCPUMs, cpu)
+			res.PluginADDWallMs = append(res.PluginADDWallMs, wall)
 		case f[0] == "ndp-announce" && f[1] == "DEL":
 			res.PluginDELKB = append(res.PluginDELKB, kb)
 		case f[0] == "bridge" && f[1] == "ADD":
 			res.BridgeADDKB = append(res.BridgeADDKB, kb)
 			res.BridgeADDCPUMs = append(res.BridgeADDCPUMs, cpu)
+			res.BridgeADDWallMs = append(res.BridgeADDWallMs, wall)
 		}
 	}
 	if len(res.PluginADDKB) == 0 {
@@ -273,15 +281,25 @@ func vmHWM(pid int) int {
 	return 0
 }
 
-// procCPU is a process's user + system CPU time in ms (10 ms ticks).
+// procCPU is a process's CPU time so far in ms, all threads, from the scheduler's ns counters (the
+// first field of /proc/PID/task/TID/schedstat); stat's utime and stime only count 10 ms ticks.
 func procCPU(pid int) (float64, error) {
-	f, err := procStat(pid)
-	if err != nil {
-		return 0, err
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("no schedstat for %d", pid)
 	}
-	u, _ := strconv.ParseInt(f[11], 10, 64) // fields 14 and 15 of stat
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return float64(u+s) * 10, nil
+	var total int64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that just exited
+		}
+		if fs := strings.Fields(string(b)); len(fs) > 0 {
+			ns, _ := strconv.ParseInt(fs[0], 10, 64)
+			total += ns
+		}
+	}
+	return float64(total) / 1e6, nil
 }
 
 // procStat: the fields of /proc/PID/stat after the command name, so f[0] is field 3 (state).

@@ -274,10 +274,12 @@ func reportP3(b *strings.Builder, p *P3Result) {
 	w("%d ADDs started together on one bridge (each its own `cnidriver` process), wall time until the last\n", p.Containers)
 	w("returned; then %d DELs together. Fresh namespaces per burst, setups alternating, %d bursts each.\n", p.Containers, reps)
 	w("After the DELs: no announcer process of the burst's dataDir, no state or lock file in it, no\n")
-	w("host-local lease.\n\n")
-	w("| setup | ADD wall, median (range) | DEL wall, median (range) | failed | left after DEL |\n|---|---|---|---|---|\n")
+	w("host-local lease. *CPU per ADD*: user + system time of every process the burst waited for\n")
+	w("(nsenter, cnidriver, each plugin: `RUSAGE_CHILDREN`), over the containers; ndp-announce's detached\n")
+	w("announcers are not in it (see P4 for theirs).\n\n")
+	w("| setup | ADD wall, median (range) | CPU per ADD | DEL wall, median (range) | failed | left after DEL |\n|---|---|---|---|---|---|\n")
 	for _, s := range []Setup{SetupBridge, SetupNDPA} {
-		var add, del []float64
+		var add, del, cpu []float64
 		failed := 0
 		var left []string
 		for _, r := range p.Reps {
@@ -285,13 +287,15 @@ func reportP3(b *strings.Builder, p *P3Result) {
 				continue
 			}
 			add, del = append(add, r.AddWall), append(del, r.DelWall)
+			cpu = append(cpu, r.AddCPU/float64(p.Containers))
 			failed += r.Failed
 			if r.Left != "" {
 				left = append(left, r.Left)
 			}
 		}
 		f := func(v, _ float64) string { return fmtMs(v) }
-		w("| %s | %s | %s | %d | %s |\n", s.Label(), rangeCell(Summarize(add), 0, f), rangeCell(Summarize(del), 0, f), failed, orNothing(strings.Join(left, "; ")))
+		w("| %s | %s | %s | %s | %d | %s |\n", s.Label(), rangeCell(Summarize(add), 0, f), fmtMs(Summarize(cpu).Median),
+			rangeCell(Summarize(del), 0, f), failed, orNothing(strings.Join(left, "; ")))
 	}
 	ratio, _, _ := p3Ratio(p)
 	w("\nWith ndp-announce / bridge alone, ADD wall time: **%.2f×** (target ≤ %.1f×).\n\n", ratio, targetScaleRatio)
@@ -300,27 +304,31 @@ func reportP3(b *strings.Builder, p *P3Result) {
 func reportP4(b *strings.Builder, p *P4Result) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("## P4 — what it costs while it runs\n\n")
-	w("Peak RSS of a plugin process is `ru_maxrss` from `wait4` (the bench binary wraps the plugin);\n")
-	w("an announcer's is `VmHWM` from `/proc/PID/status`, sampled every 2 ms until it exits by itself\n")
+	w("Peak RSS, CPU (user + system) and wall time of a plugin process come from `wait4` (the bench binary\n")
+	w("wraps the plugin: exec to exit); an announcer's CPU is the sum of its threads' `schedstat`.\n")
+	w("Peak RSS of an announcer ")
+	w("is `VmHWM` from `/proc/PID/status`, sampled every 2 ms until it exits by itself\n")
 	w("(no DEL in between). Lifetime: from the process start time in `/proc/PID/stat` (10 ms ticks) to\n")
 	w("its exit; its own figure is the `ms` of its `announcer done` log line.\n\n")
-	w("| process | peak RSS, median (max) | samples |\n|---|---|---|\n")
-	kb := func(name string, xs []int) {
+	w("| process | peak RSS, median (max) | CPU, median | wall, median | samples |\n|---|---|---|---|---|\n")
+	kb := func(name string, xs []int, cpu, wall []float64) {
 		var f []float64
 		for _, x := range xs {
 			f = append(f, float64(x))
 		}
 		s := Summarize(f)
-		w("| %s | %.1f MB (%.1f MB) | %d |\n", name, s.Median/1024, s.Max/1024, s.N)
+		w("| %s | %.1f MB (%.1f MB) | %s | %s | %d |\n", name, s.Median/1024, s.Max/1024, fmtMs(Summarize(cpu).Median), fmtMs(Summarize(wall).Median), s.N)
 	}
-	kb("ndp-announce ADD", p.PluginADDKB)
-	kb("ndp-announce DEL", p.PluginDELKB)
-	kb("bridge ADD (reference plugin, for scale)", p.BridgeADDKB)
+	kb("ndp-announce ADD", p.PluginADDKB, p.PluginADDCPUMs, p.PluginADDWallMs)
+	kb("ndp-announce DEL", p.PluginDELKB, nil, nil)
+	kb("bridge ADD (reference plugin, for scale)", p.BridgeADDKB, p.BridgeADDCPUMs, p.BridgeADDWallMs)
 	var annKB []int
+	var annCPU []float64
 	for _, a := range p.Announcers {
 		annKB = append(annKB, a.PeakRSSKB)
+		annCPU = append(annCPU, a.CPUMs)
 	}
-	kb("ndp-announce background announcer", annKB)
+	kb("ndp-announce background announcer (wall: see its lifetime below)", annKB, annCPU, nil)
 	w("\n| announcer | lifetime, median (max) | bound | its own ms, median | descriptors |\n|---|---|---|---|---|\n")
 	type key struct{ count, interval int }
 	var order []key
