@@ -17,9 +17,13 @@ import (
 // P2Result holds the per-cycle timings in ms.
 type P2Result struct {
 	Cycles     int       `json:"cycles"`
-	Bridge     []float64 `json:"bridge"`     // ADD of bridge + host-local
-	NDPA       []float64 `json:"ndpa"`       // ADD of bridge + host-local + ndp-announce
-	Diff       []float64 `json:"diff"`       // NDPA[i] - Bridge[i], cycle by cycle
+	Bridge     []float64 `json:"bridge"`    // ADD of bridge + host-local
+	NDPA       []float64 `json:"ndpa"`      // ADD of bridge + host-local + ndp-announce
+	Diff       []float64 `json:"diff"`      // NDPA[i] - Bridge[i], cycle by cycle
+	NDPA1      []float64 `json:"ndpa1"`     // ndp-announce with advertiseCount 1: no announcer process
+	Diff1      []float64 `json:"diff1"`     // NDPA1[i] - Bridge[i]
+	PluginMs1  []float64 `json:"pluginMs1"` // ndp-announce's own "ms" with advertiseCount 1
+	Steps1     string    `json:"steps1"`
 	PluginMs   []float64 `json:"pluginMs"`   // ndp-announce's own "ms" of each ADD (its log)
 	DelBridge  []float64 `json:"delBridge"`  // DEL, for the record
 	DelNDPA    []float64 `json:"delNDPA"`    //
@@ -30,24 +34,41 @@ type P2Result struct {
 
 // RunP2 runs warm-up cycles, then `cycles` alternating pairs.
 func RunP2(ctx context.Context, env labEnv, plugin string, cycles int) (*P2Result, error) {
-	progress("P2: ADD latency, %d alternating cycles of bridge alone and bridge + ndp-announce", cycles)
+	progress("P2: ADD latency, %d cycles of bridge alone, + ndp-announce, + ndp-announce advertiseCount 1", cycles)
 	lab, err := NewLab(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	defer lab.Close()
-	confs := map[Setup]*Conflist{}
-	for _, s := range []Setup{SetupBridge, SetupNDPA} {
-		if confs[s], err = lab.WriteConflist(string(s), s, NDPAOptions{}); err != nil {
+	// Three conflists on one bridge: bridge alone, ndp-announce with its defaults, and ndp-announce
+	// with advertiseCount 1, which sends the same first round but starts no background process, so
+	// the difference between the last two is what starting the announcer costs ADD.
+	type variant struct {
+		name string
+		conf *Conflist
+		add  *[]float64
+		del  *[]float64
+	}
+	res := &P2Result{Cycles: cycles}
+	variants := []*variant{{name: "bridge", add: &res.Bridge, del: &res.DelBridge},
+		{name: "ndpa", add: &res.NDPA, del: &res.DelNDPA}, {name: "ndpa1", add: &res.NDPA1, del: new([]float64)}}
+	for _, v := range variants {
+		setup, o := SetupNDPA, NDPAOptions{}
+		switch v.name {
+		case "bridge":
+			setup = SetupBridge
+		case "ndpa1":
+			o.AdvertiseCount = 1
+		}
+		if v.conf, err = lab.WriteConflist(v.name, setup, o); err != nil {
 			return nil, err
 		}
 	}
-	res := &P2Result{Cycles: cycles}
-	cycle := func(s Setup, name string) (add, del float64, err error) {
+	cycle := func(v *variant, name string) (add, del float64, err error) {
 		if err := lab.AddContainer(ctx, name); err != nil {
 			return 0, 0, err
 		}
-		a, err := lab.CNIAdd(ctx, confs[s], name, "")
+		a, err := lab.CNIAdd(ctx, v.conf, name, "")
 		if err != nil {
 			return 0, 0, err
 		}
@@ -61,38 +82,33 @@ func RunP2(ctx context.Context, env labEnv, plugin string, cycles int) (*P2Resul
 	// are skipped below.
 	const warm = 3
 	for i := 0; i < warm; i++ {
-		for _, s := range []Setup{SetupBridge, SetupNDPA} {
-			if _, _, err := cycle(s, fmt.Sprintf("w%s%d", s, i)); err != nil {
+		for _, v := range variants {
+			if _, _, err := cycle(v, fmt.Sprintf("w%s%d", v.name, i)); err != nil {
 				return nil, err
 			}
 		}
 	}
 	for i := 0; i < cycles; i++ {
-		order := []Setup{SetupBridge, SetupNDPA}
-		if i%2 == 1 {
-			order = []Setup{SetupNDPA, SetupBridge}
-		}
-		var got [2]float64
-		for _, s := range order {
-			add, del, err := cycle(s, fmt.Sprintf("%s%d", s, i))
+		// Rotate the order, so no variant always follows the same one.
+		got := map[string]float64{}
+		for k := range variants {
+			v := variants[(i+k)%len(variants)]
+			add, del, err := cycle(v, fmt.Sprintf("%s%d", v.name, i))
 			if err != nil {
 				return nil, err
 			}
-			if s == SetupBridge {
-				got[0] = add
-				res.DelBridge = append(res.DelBridge, del)
-			} else {
-				got[1] = add
-				res.DelNDPA = append(res.DelNDPA, del)
-			}
+			*v.add = append(*v.add, add)
+			*v.del = append(*v.del, del)
+			got[v.name] = add
 		}
-		res.Bridge = append(res.Bridge, got[0])
-		res.NDPA = append(res.NDPA, got[1])
-		res.Diff = append(res.Diff, got[1]-got[0])
+		res.Diff = append(res.Diff, got["ndpa"]-got["bridge"])
+		res.Diff1 = append(res.Diff1, got["ndpa1"]-got["bridge"])
 		if (i+1)%5 == 0 || i+1 == cycles {
-			progress("  P2 cycle %d/%d: bridge %.1f ms, bridge + ndp-announce %.1f ms", i+1, cycles, got[0], got[1])
+			progress("  P2 cycle %d/%d: bridge %.1f ms, + ndp-announce %.1f ms, + ndp-announce advertiseCount 1 %.1f ms",
+				i+1, cycles, got["bridge"], got["ndpa"], got["ndpa1"])
 		}
 	}
+	confs := map[Setup]*Conflist{SetupNDPA: variants[1].conf}
 	lines, err := addDoneLines(confs[SetupNDPA].LogFile)
 	if err != nil {
 		return nil, err
@@ -103,6 +119,14 @@ func RunP2(ctx context.Context, env labEnv, plugin string, cycles int) (*P2Resul
 	for _, l := range lines[warm:] {
 		res.PluginMs = append(res.PluginMs, l.Ms)
 	}
+	lines1, err := addDoneLines(variants[2].conf.LogFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lines1[min(warm, len(lines1)):] {
+		res.PluginMs1 = append(res.PluginMs1, l.Ms)
+	}
+	res.Steps1 = lines1[len(lines1)-1].Raw
 	res.Steps = []string{lines[len(lines)-1].Raw}
 
 	// Process start alone: VERSION does no work, so its wall time is exec + Go runtime start + exit.

@@ -222,8 +222,9 @@ func reportP2(b *strings.Builder, p *P2Result) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("## P2 — ADD latency\n\n")
 	w("ADD of the whole conflist through libcni (`cnidriver add` under `nsenter`, timed from exec to exit:\n")
-	w("what a runtime waits), bridge alone and bridge + ndp-announce alternating on one bridge, %d cycles\n", p.Cycles)
-	w("each after 3 warm-up cycles; dynamic addresses; DEL after each ADD. *Added* is the paired difference\n")
+	w("what a runtime waits), bridge alone, bridge + ndp-announce, and bridge + ndp-announce with\n")
+	w("`advertiseCount: 1` (same first round, no background announcer to start), in rotating order on one\n")
+	w("bridge, %d cycles each after 3 warm-up cycles; dynamic addresses; DEL after each ADD. *Added* is the paired difference\n", p.Cycles)
 	w("cycle by cycle. *ndp-announce's own work* is the `ms` of its `ADD done` log line (config parsed to\n")
 	w("result printed); *process start* is `CNI_COMMAND=VERSION` run directly (exec, Go runtime start, exit).\n\n")
 	w("| ms | median | p90 | min | max |\n|---|---|---|---|---|\n")
@@ -234,7 +235,14 @@ func reportP2(b *strings.Builder, p *P2Result) {
 	row("ADD, bridge alone", p.Bridge)
 	row("ADD, bridge + ndp-announce", p.NDPA)
 	row("**added by ndp-announce**", p.Diff)
+	if len(p.NDPA1) > 0 {
+		row("ADD, bridge + ndp-announce with advertiseCount 1 (no background process)", p.NDPA1)
+		row("added by ndp-announce with advertiseCount 1", p.Diff1)
+	}
 	row("ndp-announce's own work (its log)", p.PluginMs)
+	if len(p.PluginMs1) > 0 {
+		row("ndp-announce's own work with advertiseCount 1 (its log)", p.PluginMs1)
+	}
 	row("ndp-announce process start (VERSION)", p.ExecMs)
 	row("bridge process start (VERSION), for scale", p.ExecBridge)
 	row("DEL, bridge alone", p.DelBridge)
