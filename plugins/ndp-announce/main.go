@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/version"
@@ -18,6 +19,8 @@ var Version = "dev"
 var supportedVersions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 func main() {
+	// Logs are in UTC; it also spares every ADD reading /etc/localtime.
+	time.Local = time.UTC
 	// The background announcer is this binary re-executed with an argument runtimes never pass.
 	if len(os.Args) > 1 && os.Args[1] == announceSubcommand {
 		os.Exit(announceMain(os.Args[2:]))
