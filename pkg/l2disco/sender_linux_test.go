@@ -2,6 +2,7 @@ package l2disco
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -457,7 +458,7 @@ func TestFilesHandOff(t *testing.T) {
 	for _, ip := range ips {
 		l.setPeerNeigh(t, ip, labOldMAC)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestChildAnnouncer$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "L2DISCO_CHILD="+strconv.Itoa(l.ctrIndex))
 	cmd.ExtraFiles = []*os.File{arpF, icmpF} // fds 3 and 4 in the child
 	out, err := cmd.CombinedOutput()
@@ -474,36 +475,46 @@ func TestFilesHandOff(t *testing.T) {
 	}
 }
 
-// TestChildAnnouncer is the child of TestFilesHandOff; it does nothing
-// unless started by it.
-func TestChildAnnouncer(t *testing.T) {
-	env := os.Getenv("L2DISCO_CHILD")
-	if env == "" {
-		t.Skip("only runs as TestFilesHandOff's child")
+// TestMain runs the test binary as TestFilesHandOff's child when asked to,
+// instead of the tests: a plain process that only has the inherited sockets.
+func TestMain(m *testing.M) {
+	if env := os.Getenv("L2DISCO_CHILD"); env != "" {
+		if err := childAnnouncer(env); err != nil {
+			fmt.Println("child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// childAnnouncer reads the container's MAC and sends one round through the
+// sockets it inherited as fds 3 and 4.
+func childAnnouncer(env string) error {
 	ifindex, err := strconv.Atoi(env)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	arpF, icmpF := os.NewFile(3, "arp"), os.NewFile(4, "icmp6")
 	s, err := NewSenderFromFiles(arpF, icmpF, ifindex)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	arpF.Close()
 	icmpF.Close()
 	defer s.Close()
 	mac, err := s.LinkMAC()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	fmt.Printf("child MAC %s\n", mac)
 	a := &Announcer{Sender: s, MAC: mac, Targets: Targets{
 		IPv4: []netip.Addr{labCtrV4.Addr()}, IPv6: []netip.Addr{labCtrV6.Addr()},
 	}}
-	if rep, err := a.Round(t.Context(), false); err != nil || rep.Sent() != 2 {
-		t.Fatalf("child round: %+v, %v", rep, err)
+	if rep, err := a.Round(context.Background(), false); err != nil || rep.Sent() != 2 {
+		return fmt.Errorf("round: %+v, %v", rep, err)
 	}
+	return nil
 }
 
 func cloexec(t *testing.T, f *os.File) bool {
