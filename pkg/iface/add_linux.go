@@ -127,7 +127,7 @@ func configure(h *netlink.Handle, r nsRef, p plan) (*Attachment, error) {
 	// IPv6 must be on before IPv6 addresses can be added, and off on an
 	// IPv4-only interface (see Spec.KeepUnusedIPv6).
 	if p.hasIPv6 || !p.KeepUnusedIPv6 {
-		if err := SetIPv6Disabled(t, !p.hasIPv6); err != nil {
+		if _, err := SetIPv6Disabled(t, !p.hasIPv6); err != nil {
 			return fail("set disable_ipv6", err)
 		}
 	}

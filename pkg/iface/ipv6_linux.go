@@ -24,26 +24,26 @@ func inNetNS(path string, f func() error) error {
 }
 
 // SetIPv6Disabled sets net.ipv6.conf.<t.IfName>.disable_ipv6 in the container
-// netns. It reads first and does not write a value that is already right, so
-// a read-only /proc/sys/net is fine when nothing changes. Disabling IPv6 on a
-// kernel without IPv6 is a no-op. Disabling IPv6 removes every IPv6 address
-// from the interface (see MissingAddrs).
-func SetIPv6Disabled(t Target, disabled bool) error {
+// netns and says whether it wrote, so a caller can undo it. It reads first
+// and does not write a value that is already right, so a read-only
+// /proc/sys/net is fine when nothing changes. Disabling IPv6 where the
+// kernel runs none on the interface (no IPv6 in the kernel, or an MTU below
+// 1280, which removes the interface's ipv6 directory) is a no-op. Disabling
+// IPv6 removes every IPv6 address from the interface (see MissingAddrs).
+func SetIPv6Disabled(t Target, disabled bool) (changed bool, err error) {
 	// The name becomes a path component: refuse "..", "/" and the like.
 	if err := sysctl.CheckIfName(t.IfName); err != nil {
-		return err
+		return false, err
 	}
 	want := "0"
 	if disabled {
 		want = "1"
 	}
 	path := filepath.Join("/proc/sys/net/ipv6/conf", t.IfName, "disable_ipv6")
-	err := inNetNS(t.NetNS, func() error {
+	err = inNetNS(t.NetNS, func() error {
 		cur, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) && disabled {
-			if _, serr := os.Stat("/proc/sys/net/ipv6"); errors.Is(serr, fs.ErrNotExist) {
-				return nil // no IPv6 in this kernel: already off
-			}
+		if errors.Is(err, fs.ErrNotExist) && disabled && noIPv6On(t.IfName) {
+			return nil
 		}
 		if err != nil {
 			return err
@@ -51,12 +51,26 @@ func SetIPv6Disabled(t Target, disabled bool) error {
 		if strings.TrimSpace(string(cur)) == want {
 			return nil
 		}
-		return os.WriteFile(path, []byte(want), 0o644)
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			return err
+		}
+		changed = true
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("set %s=%s for %s: %w", path, want, t, err)
+		return false, fmt.Errorf("set %s=%s for %s: %w", path, want, t, err)
 	}
-	return nil
+	return changed, nil
+}
+
+// noIPv6On says the interface exists (it has an ipv4 conf directory) but the
+// kernel runs no IPv6 on it. Called on a thread in the interface's netns.
+func noIPv6On(ifname string) bool {
+	if _, err := os.Stat("/proc/sys/net/ipv6"); errors.Is(err, fs.ErrNotExist) {
+		return true // no IPv6 in this kernel
+	}
+	_, err := os.Stat(filepath.Join("/proc/sys/net/ipv4/conf", ifname))
+	return err == nil
 }
 
 // MissingAddrs returns the entries of want whose address is not on

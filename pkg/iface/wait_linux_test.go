@@ -243,7 +243,7 @@ func TestWaitMcastRoute(t *testing.T) {
 	t.Run("ipv6 disabled", func(t *testing.T) {
 		tb := newTestbed(t)
 		tb.bringUp(t)
-		if err := SetIPv6Disabled(tb.target, true); err != nil {
+		if _, err := SetIPv6Disabled(tb.target, true); err != nil {
 			t.Fatal(err)
 		}
 		r := WaitMcastRoute(ctxTimeout(t, 150*time.Millisecond), tb.target)
@@ -331,8 +331,8 @@ func TestSetIPv6DisabledAndMissingAddrs(t *testing.T) {
 	if err != nil || len(missing) != 0 {
 		t.Fatalf("before: MissingAddrs = %v, %v; want none", missing, err)
 	}
-	if err := SetIPv6Disabled(tb.target, true); err != nil {
-		t.Fatal(err)
+	if changed, err := SetIPv6Disabled(tb.target, true); err != nil || !changed {
+		t.Fatalf("SetIPv6Disabled = %v, %v; want a write", changed, err)
 	}
 	if got := readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "1" {
 		t.Errorf("disable_ipv6 = %s in the container, want 1", got)
@@ -344,21 +344,41 @@ func TestSetIPv6DisabledAndMissingAddrs(t *testing.T) {
 	if err != nil || len(missing) != 1 || missing[0] != want[1] {
 		t.Errorf("after: MissingAddrs = %v, %v; want only %v", missing, err, want[1])
 	}
-	// Already right: no error (and no write).
-	if err := SetIPv6Disabled(tb.target, true); err != nil {
-		t.Errorf("second SetIPv6Disabled: %v", err)
+	// Already right: no error and no write.
+	if changed, err := SetIPv6Disabled(tb.target, true); err != nil || changed {
+		t.Errorf("second SetIPv6Disabled = %v, %v; want no write", changed, err)
 	}
-	if err := SetIPv6Disabled(tb.target, false); err != nil {
+	if _, err := SetIPv6Disabled(tb.target, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "0" {
 		t.Errorf("disable_ipv6 = %s, want 0", got)
 	}
-	if err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "../all"}, true); err == nil {
+	if _, err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "../all"}, true); err == nil {
 		t.Error("a name escaping the conf directory was accepted")
 	}
-	if err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "nosuch0"}, true); err == nil {
+	if _, err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "nosuch0"}, true); err == nil {
 		t.Error("no error for a missing interface")
+	}
+}
+
+// Below an MTU of 1280 the kernel runs no IPv6 on a link and removes its
+// ipv6 conf directory: IPv6 is already off, which is not an error.
+func TestSetIPv6DisabledBelowIPv6MinimumMTU(t *testing.T) {
+	tb := newTestbed(t)
+	link, err := tb.ctrH.LinkByName(tbIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.ctrH.LinkSetMTU(link, 1200); err != nil {
+		t.Fatal(err)
+	}
+	tb.bringUp(t)
+	if changed, err := SetIPv6Disabled(tb.target, true); err != nil || changed {
+		t.Errorf("SetIPv6Disabled on an MTU 1200 link = %v, %v; want no write, no error", changed, err)
+	}
+	if _, err := SetIPv6Disabled(tb.target, false); err == nil {
+		t.Error("enabling IPv6 on an MTU 1200 link reported success")
 	}
 }
 

@@ -77,8 +77,18 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 	}
 
 	if plan.DisableUnusedIPv6 && len(att.IPv6) == 0 && !setsDisableIPv6(plan.Sysctls) {
-		if err := iface.SetIPv6Disabled(t, true); err != nil {
-			return fmt.Errorf("disable IPv6 on %s (no IPv6 address in the result): %w", args.IfName, err)
+		changed, setErr := iface.SetIPv6Disabled(t, true)
+		if setErr != nil {
+			return fmt.Errorf("disable IPv6 on %s (no IPv6 address in the result): %w", args.IfName, setErr)
+		}
+		if changed {
+			defer func() {
+				if err != nil {
+					if _, rerr := iface.SetIPv6Disabled(t, false); rerr != nil {
+						log.Error("cannot re-enable IPv6 after a failed ADD", "err", rerr)
+					}
+				}
+			}()
 		}
 		rep.add("ipv6", "disabled: no IPv6 address")
 	}

@@ -233,6 +233,18 @@ count_frames() {
 	assert_success
 }
 
+@test "IPv4-only network with an MTU below 1280 (no IPv6 possible): ADD succeeds" {
+	with_ndpa
+	jq '.plugins[0].ipam.ranges |= [.[0]] | .plugins[0].mtu = 1200' "$LAB_CONFLIST" >"$LAB_CONFLIST.new" && mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
+	lab_container b
+	run --separate-stderr cni_add b
+	assert_success
+	run in_ns b ip -j link show dev eth0
+	[ "$(jq '.[0].mtu' <<<"$output")" = 1200 ]
+	run ping_once peer "$(jq -r '.ips[0].address | split("/")[0]' <<<"$(cni_result b)")"
+	assert_success
+}
+
 @test "disableUnusedIPv6 false leaves IPv6 on for an IPv4-only network" {
 	with_ndpa '{"disableUnusedIPv6": false}'
 	jq '.plugins[0].ipam.ranges |= [.[0]]' "$LAB_CONFLIST" >"$LAB_CONFLIST.new" && mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
