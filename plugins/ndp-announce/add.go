@@ -156,18 +156,17 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 	// would otherwise pay before returning.
 	{
 		pid, err := startAnnouncer(announcerSpec{
-			ContainerID: args.ContainerID,
-			IfName:      args.IfName,
-			NetNS:       args.Netns,
-			IfIndex:     link.Index,
-			MAC:         link.MAC.String(),
-			Targets:     targets,
-			NoMcast:     noMcastRoute,
-			Rounds:      plan.AdvertiseCount - 1,
-			Interval:    plan.AdvertiseInterval,
-			DataDir:     plan.Conf.DataDir,
-			LogFile:     plan.Conf.LogFile,
-			LogLevel:    plan.Conf.LogLevel,
+			attachmentKey: attachmentKey{Network: plan.Conf.Name, ContainerID: args.ContainerID, IfName: args.IfName},
+			NetNS:         args.Netns,
+			IfIndex:       link.Index,
+			MAC:           link.MAC.String(),
+			Targets:       targets,
+			NoMcast:       noMcastRoute,
+			Rounds:        plan.AdvertiseCount - 1,
+			Interval:      plan.AdvertiseInterval,
+			DataDir:       plan.Conf.DataDir,
+			LogFile:       plan.Conf.LogFile,
+			LogLevel:      plan.Conf.LogLevel,
 		}, sender)
 		if err != nil {
 			rep.add("background", "not started: "+err.Error())

@@ -30,20 +30,19 @@ const (
 
 // announcerSpec is everything the background announcer needs; it travels as one JSON argument.
 type announcerSpec struct {
-	ContainerID string          `json:"containerID"`
-	IfName      string          `json:"ifName"`
-	NetNS       string          `json:"netns"`
-	IfIndex     int             `json:"ifIndex"`
-	MAC         string          `json:"mac"`
-	Targets     l2disco.Targets `json:"targets"`
-	NoMcast     bool            `json:"noMcastRoute"`
-	Rounds      int             `json:"rounds"`
-	Interval    time.Duration   `json:"interval"`
-	DataDir     string          `json:"dataDir"`
-	LogFile     string          `json:"logFile,omitempty"`
-	LogLevel    string          `json:"logLevel,omitempty"`
-	HasARP      bool            `json:"hasARP"`
-	HasICMP6    bool            `json:"hasICMP6"`
+	attachmentKey
+	NetNS    string          `json:"netns"`
+	IfIndex  int             `json:"ifIndex"`
+	MAC      string          `json:"mac"`
+	Targets  l2disco.Targets `json:"targets"`
+	NoMcast  bool            `json:"noMcastRoute"`
+	Rounds   int             `json:"rounds"`
+	Interval time.Duration   `json:"interval"`
+	DataDir  string          `json:"dataDir"`
+	LogFile  string          `json:"logFile,omitempty"`
+	LogLevel string          `json:"logLevel,omitempty"`
+	HasARP   bool            `json:"hasARP"`
+	HasICMP6 bool            `json:"hasICMP6"`
 }
 
 // startAnnouncer replaces any announcer of the same attachment (a repeated ADD), then starts a new one
@@ -52,7 +51,7 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 	if err := ensureDataDir(spec.DataDir); err != nil {
 		return 0, err
 	}
-	path := statePath(spec.DataDir, spec.ContainerID, spec.IfName)
+	path := statePath(spec.DataDir, spec.attachmentKey)
 	if err := stopAnnouncer(path, time.Second); err != nil {
 		return 0, err
 	}
@@ -74,6 +73,7 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 		return 0, err
 	}
 	cmd := exec.Command("/proc/self/exe", announceSubcommand, string(arg))
+	cmd.Args[0] = "ndp-announce" // what ps shows, instead of /proc/self/exe
 	// Setsid: the runtime may kill the plugin's process group; stdio is /dev/null so the runtime, which
 	// reads our stdout to EOF, is not held up by the child.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -89,8 +89,9 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 		return 0, fmt.Errorf("start background announcer: %w", err)
 	}
 	pid := cmd.Process.Pid
+	pidns, _ := pidNamespace()
 	if err := writeState(state, stateRecord{
-		ContainerID: spec.ContainerID, IfName: spec.IfName, NetNS: spec.NetNS, PID: pid, Started: time.Now().UTC(),
+		attachmentKey: spec.attachmentKey, NetNS: spec.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
 	}); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

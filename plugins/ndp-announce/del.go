@@ -21,7 +21,7 @@ func cmdDel(args *skel.CmdArgs) error {
 	log, closeLog := newLogger(conf.LogFile, levelOrInfo(conf.LogLevel),
 		"cmd", "DEL", "containerID", args.ContainerID, "netns", args.Netns, "ifname", args.IfName)
 	defer closeLog.Close()
-	if err := stopAnnouncer(statePath(conf.DataDir, args.ContainerID, args.IfName), stopWait); err != nil {
+	if err := stopAnnouncer(statePath(conf.DataDir, attachmentKey{conf.Name, args.ContainerID, args.IfName}), stopWait); err != nil {
 		log.Error("DEL failed", "err", err)
 		return err
 	}

@@ -37,8 +37,8 @@ func cmdGC(args *skel.CmdArgs) error {
 			}
 			continue
 		}
-		if valid[types.GCAttachment{ContainerID: rec.ContainerID, IfName: rec.IfName}] {
-			continue
+		if rec.Network != conf.Name || valid[types.GCAttachment{ContainerID: rec.ContainerID, IfName: rec.IfName}] {
+			continue // another network's (they may share dataDir), or still valid
 		}
 		if err := stopAnnouncer(path, stopWait); err != nil {
 			errs = append(errs, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,18 +21,26 @@ import (
 
 const stateSuffix = ".json"
 
-// stateRecord is what the state file holds: enough for GC to match attachments and for DEL to signal.
-type stateRecord struct {
-	ContainerID string    `json:"containerID"`
-	IfName      string    `json:"ifName"`
-	NetNS       string    `json:"netns"`
-	PID         int       `json:"pid"`
-	Started     time.Time `json:"started"`
+// attachmentKey names one attachment the way CNI does: the network too, since several networks
+// (Multus) may share one dataDir and GC of one must not touch another's.
+type attachmentKey struct {
+	Network     string `json:"network"`
+	ContainerID string `json:"containerID"`
+	IfName      string `json:"ifName"`
 }
 
-// statePath names the file by a hash, so any container ID or interface name is a safe file name.
-func statePath(dataDir, containerID, ifName string) string {
-	sum := sha256.Sum256([]byte(containerID + "\x00" + ifName))
+// stateRecord is what the state file holds: enough for GC to match attachments and for DEL to signal.
+type stateRecord struct {
+	attachmentKey
+	NetNS   string    `json:"netns"`
+	PID     int       `json:"pid"`
+	PIDNS   uint64    `json:"pidns"` // inode of the PID namespace PID belongs to
+	Started time.Time `json:"started"`
+}
+
+// statePath names the file by a hash, so any network, container ID or interface name is a safe file name.
+func statePath(dataDir string, k attachmentKey) string {
+	sum := sha256.Sum256([]byte(k.Network + "\x00" + k.ContainerID + "\x00" + k.IfName))
 	return filepath.Join(dataDir, hex.EncodeToString(sum[:12])+stateSuffix)
 }
 
@@ -43,18 +52,35 @@ func ensureDataDir(dir string) error {
 	return nil
 }
 
-// createState opens and locks a fresh state file for a new announcer. The locked file is handed to the
+// createState opens and locks the state file for a new announcer. The locked file is handed to the
 // child, which keeps the lock (it is shared by the open file description) after ADD exits.
 func createState(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	for {
+		// No O_TRUNC: the file may still be locked by an announcer on its way out; it is truncated
+		// once the lock is ours.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create state file %s: %w", path, err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock state file %s: %w", path, err)
+		}
+		if stillAt(f, path) {
+			return f, nil
+		}
+		f.Close() // the file we locked was removed meanwhile: lock the one at path now
+	}
+}
+
+// stillAt says whether path still names the file f has open (not removed or replaced since).
+func stillAt(f *os.File, path string) bool {
+	a, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("create state file %s: %w", path, err)
+		return false
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock state file %s: %w", path, err)
-	}
-	return f, nil
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 func writeState(f *os.File, rec stateRecord) error {
@@ -95,9 +121,12 @@ func stopAnnouncer(path string, wait time.Duration) error {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	// We hold the lock: nobody runs for this attachment. The announcer may have removed the file itself.
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove state file %s: %w", path, err)
+	// We hold the lock: nobody runs for this attachment. The announcer may have removed the file
+	// itself, and only the file we locked may go (not one a later ADD created at the same path).
+	if stillAt(f, path) {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove state file %s: %w", path, err)
+		}
 	}
 	return nil
 }
@@ -116,11 +145,26 @@ func signalHolder(f *os.File) error {
 		// concurrently with ADD for one attachment, so this is a dying announcer: let the wait handle it.
 		return nil
 	}
-	pidfd, err := unix.PidfdOpen(rec.PID, 0)
-	if errors.Is(err, unix.ESRCH) {
+	if ours, err := pidNamespace(); err == nil && rec.PIDNS != 0 && rec.PIDNS != ours {
+		// The number would name another process here; wait for the announcer to finish instead.
 		return nil
 	}
-	if err != nil {
+	pidfd, err := unix.PidfdOpen(rec.PID, 0)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return nil
+	case errors.Is(err, unix.ENOSYS):
+		// Before Linux 5.3: the lock is still held, so the announcer is alive and owns the PID. Only
+		// its exit between this check and the kill could free the number: a window of microseconds.
+		if tryLock(f) {
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			return nil
+		}
+		if err := unix.Kill(rec.PID, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal announcer %d: %w", rec.PID, err)
+		}
+		return nil
+	case err != nil:
 		return fmt.Errorf("pidfd_open %d: %w", rec.PID, err)
 	}
 	defer unix.Close(pidfd)
@@ -134,9 +178,19 @@ func signalHolder(f *os.File) error {
 	return nil
 }
 
+// pidNamespace is the inode of this process's PID namespace.
+func pidNamespace() (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// readState reads the record through f, the file we locked, not whatever path names now.
 func readState(f *os.File) (stateRecord, error) {
 	var rec stateRecord
-	b, err := os.ReadFile(f.Name())
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<16))
 	if err != nil {
 		return rec, err
 	}

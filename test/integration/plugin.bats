@@ -452,8 +452,12 @@ ndpa_direct() {
 	run --separate-stderr cni_add c
 	assert_success
 	[ "$(announcers | wc -l)" = 2 ] || fail "want 2 announcers, have: $(announcers)"
+	# GC of another network sharing the dataDir (Multus) leaves this network's announcers alone.
+	run --separate-stderr ndpa_direct GC "$(ndpa_conf '{"cniVersion": "1.1.0", "name": "othernet", "cni.dev/valid-attachments": []}')"
+	assert_success
+	[ "$(announcers | wc -l)" = 2 ] || fail "GC of another network stopped announcers: $(announcers)"
 	# The plugin's own GC, as a runtime calls it (libcni would DEL b from its cache first).
-	conf=$(ndpa_conf "{\"cniVersion\": \"1.1.0\", \"name\": \"n\",
+	conf=$(ndpa_conf "{\"cniVersion\": \"1.1.0\", \"name\": \"$LAB_NETWORK\",
 		\"cni.dev/valid-attachments\": [{\"containerID\": \"$(lab_container_id c)\", \"ifname\": \"eth0\"}]}")
 	run --separate-stderr ndpa_direct GC "$conf"
 	assert_success
