@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
@@ -207,27 +206,17 @@ func configure(h *netlink.Handle, r nsRef, p plan) (*Attachment, error) {
 // the link never came up.
 func waitReady(ctx context.Context, p plan, a *Attachment) (res []WaitResult, mcastRouteOK bool) {
 	t := Target{NetNS: p.NetNS, IfName: p.DstName, HostNetNS: p.HostNetNS}
-	run := func(d time.Duration, wait func(context.Context) WaitResult) WaitResult {
-		if d < 0 {
-			return WaitResult{Met: true}
+	var v6 []netip.Addr
+	for _, pfx := range a.Addrs {
+		if pfx.Addr().Is6() {
+			v6 = append(v6, pfx.Addr())
 		}
-		wctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		r := wait(wctx)
+	}
+	res, mcastRouteOK = WaitReady(ctx, t, p.Waits, v6)
+	for _, r := range res {
 		p.logger().Debug("wait", "result", r)
-		res = append(res, r)
-		return r
 	}
-	up := run(p.Waits.LinkUp, func(ctx context.Context) WaitResult { return WaitLinkUp(ctx, t) })
-	if !up.Met {
-		return res, false // the other conditions need carrier
-	}
-	run(p.Waits.BridgePort, func(ctx context.Context) WaitResult { return WaitBridgePort(ctx, t) })
-	if !hasIPv6(a.Addrs) {
-		return res, false
-	}
-	mr := run(p.Waits.McastRoute, func(ctx context.Context) WaitResult { return WaitMcastRoute(ctx, t) })
-	return res, mr.Met
+	return res, mcastRouteOK
 }
 
 // Remove stops the background announcements, waiting until they have ended

@@ -110,8 +110,8 @@ func TestAddRemove(t *testing.T) {
 			t.Errorf("default route added: %+v", r)
 		}
 	}
-	if len(a.Waits) != 3 {
-		t.Fatalf("waits = %v, want link up, bridge port, mcast route", a.Waits)
+	if len(a.Waits) != 4 {
+		t.Fatalf("waits = %v, want link up, bridge port, mcast route, dad", a.Waits)
 	}
 	for _, w := range a.Waits {
 		if !w.Met {

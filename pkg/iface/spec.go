@@ -17,6 +17,7 @@ const (
 	DefaultLinkUpTimeout     = 5 * time.Second
 	DefaultBridgePortTimeout = 200 * time.Millisecond
 	DefaultMcastRouteTimeout = 200 * time.Millisecond
+	DefaultDADTimeout        = 3 * time.Second
 
 	// DefaultAnnounceInterval is the gap between announcement rounds when
 	// Announcement.Interval is 0: libnetwork's advertise_addr_ms default.
@@ -79,6 +80,7 @@ type WaitTimeouts struct {
 	LinkUp     time.Duration
 	BridgePort time.Duration
 	McastRoute time.Duration
+	DAD        time.Duration // only waited for when an address is tentative
 }
 
 func (w WaitTimeouts) withDefaults() WaitTimeouts {
@@ -92,6 +94,7 @@ func (w WaitTimeouts) withDefaults() WaitTimeouts {
 		LinkUp:     def(w.LinkUp, DefaultLinkUpTimeout),
 		BridgePort: def(w.BridgePort, DefaultBridgePortTimeout),
 		McastRoute: def(w.McastRoute, DefaultMcastRouteTimeout),
+		DAD:        def(w.DAD, DefaultDADTimeout),
 	}
 }
 

@@ -179,25 +179,34 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 	return nil
 }
 
-// waitForAnnounce runs the waits a first announcement needs and reports whether the ff02::1 route
-// was missing (then an NA's ENETUNREACH is expected, not an error).
+// waitForAnnounce runs the waits a first announcement needs, logs what each saw, and reports
+// whether the ff02::1 route was missing (then an NA's ENETUNREACH is expected, not an error).
 func waitForAnnounce(t iface.Target, plan *Plan, targets l2disco.Targets, rep *addReport) (noMcastRoute bool) {
-	wait := func(d time.Duration, f func(context.Context, iface.Target) iface.WaitResult) iface.WaitResult {
-		ctx, cancel := context.WithTimeout(context.Background(), d)
-		defer cancel()
-		return f(ctx, t)
+	// Our 0 means "do not wait"; pkg/iface's is "default" and a negative one skips.
+	skip0 := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return -1
+		}
+		return d
 	}
-	rep.add("linkUp", wait(plan.LinkUpTimeout, iface.WaitLinkUp).String())
-	rep.add("bridgePort", wait(plan.BridgePortTimeout, iface.WaitBridgePort).String())
-	if len(targets.IPv6) == 0 {
-		return false
+	res, mcastOK := iface.WaitReady(context.Background(), t, iface.WaitTimeouts{
+		LinkUp:     skip0(plan.LinkUpTimeout),
+		BridgePort: skip0(plan.BridgePortTimeout),
+		McastRoute: skip0(plan.McastRouteTimeout),
+		DAD:        skip0(plan.DADTimeout),
+	}, targets.IPv6)
+	for _, r := range res {
+		rep.add(waitLogKey[r.Condition], r.String())
 	}
-	mr := wait(plan.McastRouteTimeout, iface.WaitMcastRoute)
-	rep.add("mcastRoute", mr.String())
-	ctx, cancel := context.WithTimeout(context.Background(), plan.DADTimeout)
-	defer cancel()
-	rep.add("dad", iface.WaitDAD(ctx, t, targets.IPv6).String())
-	return !mr.Met
+	return len(targets.IPv6) > 0 && !mcastOK
+}
+
+// waitLogKey names each wait in the ADD log line.
+var waitLogKey = map[string]string{
+	iface.CondLinkUp:     "linkUp",
+	iface.CondBridgePort: "bridgePort",
+	iface.CondMcastRoute: "mcastRoute",
+	iface.CondDAD:        "dad",
 }
 
 // announceTargets: every IPv4 and global IPv6 address that is on the interface, and the gateways.
