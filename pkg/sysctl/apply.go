@@ -46,18 +46,18 @@ func (t tree) apply(ifname string, entries []Entry) ([]Change, error) {
 		return nil, err
 	}
 	changes := make([]Change, 0, len(targets))
-	for _, tg := range targets {
+	for i, tg := range targets {
 		// Read just before writing, not all up front: when a list sets the
 		// same knob twice, the second entry must compare against the first
 		// entry's value, and restoring newest first ends at the original.
 		prev, err := readKnob(tg.path)
 		if err != nil {
-			return nil, t.rollback(changes, fmt.Errorf("sysctl %s on %s: %w", quote(tg.entry.label()), quote(ifname), err))
+			return nil, t.rollback(changes, atEntry(i, fmt.Errorf("sysctl %s on %s: %w", quote(tg.entry.label()), quote(ifname), err)))
 		}
 		c := Change{Entry: tg.entry, Path: tg.path, Previous: prev}
 		if !sameValue(prev, tg.entry.Value) {
 			if err := t.writeFile(tg.path, tg.entry.Value); err != nil {
-				return nil, t.rollback(changes, writeError(tg, ifname, err))
+				return nil, t.rollback(changes, atEntry(i, writeError(tg, ifname, err)))
 			}
 			c.Written = true
 		}
@@ -130,22 +130,22 @@ func (t tree) resolve(ifname string, entries []Entry) ([]target, error) {
 		return nil, err
 	}
 	targets := make([]target, 0, len(entries))
-	for _, e := range entries {
+	for i, e := range entries {
 		p, err := e.pathIn(t.root, ifname)
 		if err != nil {
-			return nil, err
+			return nil, atEntry(i, err)
 		}
 		// Lstat: /proc/sys has no symlinks, so one here means the tree is
 		// not what we think it is; don't follow it.
 		fi, err := os.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, t.missing(e, ifname, err)
+			return nil, atEntry(i, t.missing(e, ifname, err))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sysctl %s on %s: %w", quote(e.label()), quote(ifname), err)
+			return nil, atEntry(i, fmt.Errorf("sysctl %s on %s: %w", quote(e.label()), quote(ifname), err))
 		}
 		if !fi.Mode().IsRegular() {
-			return nil, invalid(nil, "sysctl %s on %s: %s is not a regular file", quote(e.label()), quote(ifname), p)
+			return nil, atEntry(i, invalid(nil, "sysctl %s on %s: %s is not a regular file", quote(e.label()), quote(ifname), p))
 		}
 		targets = append(targets, target{entry: e, path: p})
 	}

@@ -147,11 +147,12 @@ func TestApplyMissingTargetChangesNothing(t *testing.T) {
 		ifname string
 		last   string
 		want   []string
+		index  int // of the entry the error is about
 	}{
-		{"knob", testIf, "net.ipv4.conf.IFNAME.no_such_knob=1", []string{`"net.ipv4.conf.IFNAME.no_such_knob=1"`, `knob "no_such_knob" does not exist for interface "eth0.100"`}},
-		{"interface", "eth1", "net.ipv4.conf.IFNAME.arp_notify=1", []string{`"net.ipv6.conf.IFNAME.disable_ipv6=1"`, `interface "eth1" is not in this network namespace`}},
-		{"family", testIf, "net.mpls.conf.IFNAME.input=1", []string{`"net.mpls.conf.IFNAME.input=1"`, "mpls is not available", "mpls_router"}},
-		{"table", testIf, "net.ipv4.neigh.IFNAME.gc_stale_time=1", []string{"ipv4/neigh does not exist"}},
+		{"knob", testIf, "net.ipv4.conf.IFNAME.no_such_knob=1", []string{`"net.ipv4.conf.IFNAME.no_such_knob=1"`, `knob "no_such_knob" does not exist for interface "eth0.100"`}, 2},
+		{"interface", "eth1", "net.ipv4.conf.IFNAME.arp_notify=1", []string{`"net.ipv6.conf.IFNAME.disable_ipv6=1"`, `interface "eth1" is not in this network namespace`}, 0},
+		{"family", testIf, "net.mpls.conf.IFNAME.input=1", []string{`"net.mpls.conf.IFNAME.input=1"`, "mpls is not available", "mpls_router"}, 2},
+		{"table", testIf, "net.ipv4.neigh.IFNAME.gc_stale_time=1", []string{"ipv4/neigh does not exist"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +164,10 @@ func TestApplyMissingTargetChangesNothing(t *testing.T) {
 			}
 			if !errors.Is(err, ErrInvalid) || !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("error %v is not ErrInvalid and fs.ErrNotExist", err)
+			}
+			var ee *EntryError
+			if !errors.As(err, &ee) || ee.Index != tt.index {
+				t.Errorf("error %v: want an EntryError for entry %d", err, tt.index)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -225,6 +230,9 @@ func TestApplyRestoresOnWriteFailure(t *testing.T) {
 		}
 		if !errors.Is(err, syscall.EROFS) || errors.Is(err, ErrInvalid) {
 			t.Errorf("error %v: want EROFS and not ErrInvalid (an I/O failure, not a config error)", err)
+		}
+		if ee := (*EntryError)(nil); !errors.As(err, &ee) || ee.Index != 3 {
+			t.Errorf("error %v: want an EntryError for entry 3 (d)", err)
 		}
 		if !strings.Contains(err.Error(), `"net.ipv4.conf.IFNAME.d=1"`) || !strings.Contains(err.Error(), `"eth0.100"`) {
 			t.Errorf("error %q does not name the entry and interface", err)

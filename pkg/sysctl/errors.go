@@ -48,3 +48,16 @@ func quote(s string) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
+
+// EntryError says which entry of the list given to Apply an error is about,
+// so a caller can name it the way its user wrote it (e.g. "sysctls[2]").
+// Its message is the wrapped error's.
+type EntryError struct {
+	Index int
+	Err   error
+}
+
+func (e *EntryError) Error() string { return e.Err.Error() }
+func (e *EntryError) Unwrap() error { return e.Err }
+
+func atEntry(i int, err error) error { return &EntryError{Index: i, Err: err} }

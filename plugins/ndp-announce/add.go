@@ -63,7 +63,7 @@ func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *att
 	if len(plan.Sysctls) > 0 {
 		changes, applyErr := sysctl.Apply(args.Netns, args.IfName, plan.Sysctls)
 		if applyErr != nil {
-			return sysctlError(applyErr)
+			return sysctlError(plan, applyErr)
 		}
 		// A failed ADD leaves the interface as it found it.
 		defer func() {
@@ -251,13 +251,18 @@ func setsDisableIPv6(entries []sysctl.Entry) bool {
 	return false
 }
 
-// sysctlError: a knob that does not exist or a value the kernel refuses is the user's config (code 7);
-// anything else is an I/O failure.
-func sysctlError(err error) error {
-	if errors.Is(err, sysctl.ErrInvalid) {
-		return configError("sysctls", "%v", err)
+// sysctlError: a knob that does not exist or a value the kernel refuses is the user's config (code 7,
+// naming the entry as they wrote it); anything else is an I/O failure.
+func sysctlError(plan *Plan, err error) error {
+	if !errors.Is(err, sysctl.ErrInvalid) {
+		return fmt.Errorf("apply sysctls: %w", err)
 	}
-	return fmt.Errorf("apply sysctls: %w", err)
+	field := "sysctls"
+	var ee *sysctl.EntryError
+	if errors.As(err, &ee) && ee.Index >= 0 && ee.Index < len(plan.SysctlFields) {
+		field = plan.SysctlFields[ee.Index]
+	}
+	return configError(field, "%v", err)
 }
 
 func describeChanges(changes []sysctl.Change) []string {

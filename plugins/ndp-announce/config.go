@@ -74,6 +74,7 @@ type Overrides struct {
 type Plan struct {
 	Conf               *NetConf
 	Sysctls            []sysctl.Entry
+	SysctlFields       []string // where each of Sysctls was written: "sysctls[0]", "args.cni.sysctls[1]"
 	AdvertiseCount     int
 	AdvertiseInterval  time.Duration
 	AnnounceToGateways bool
@@ -199,11 +200,13 @@ func planFromConf(conf *NetConf) (*Plan, error) {
 		return nil, configError("allowedSysctls", "%v", err)
 	}
 	for i, s := range conf.Sysctls {
+		field := fmt.Sprintf("sysctls[%d]", i)
 		e, err := sysctl.Parse(s)
 		if err != nil {
-			return nil, configError(fmt.Sprintf("sysctls[%d]", i), "%v", err)
+			return nil, configError(field, "%v", err)
 		}
 		p.Sysctls = append(p.Sysctls, e)
+		p.SysctlFields = append(p.SysctlFields, field)
 	}
 
 	if conf.Args != nil && conf.Args.CNI != nil {
@@ -230,6 +233,7 @@ func planFromConf(conf *NetConf) (*Plan, error) {
 				return nil, configError(field, "%q is not allowed by allowedSysctls", e.Key)
 			}
 			p.Sysctls = append(p.Sysctls, e)
+			p.SysctlFields = append(p.SysctlFields, field)
 		}
 	}
 

@@ -336,7 +336,12 @@ bad_config() {
 	bad_config '{"sysctls": ["net.ipv4.conf.IFNAME.arp_announce=2\n1"]}' 'sysctls[0]'
 	bad_config '{"sysctls": ["net.ipv4.conf.IFNAME.../../../ip_forward=1"]}' 'sysctls[0]'
 	# Exists nowhere: found before arp_announce=2 is written.
-	bad_config '{"sysctls": ["net.ipv4.conf.IFNAME.arp_announce=2", "net.ipv4.conf.IFNAME.no_such_knob=1"]}' no_such_knob
+	bad_config '{"sysctls": ["net.ipv4.conf.IFNAME.arp_announce=2", "net.ipv4.conf.IFNAME.no_such_knob=1"]}' 'sysctls[1]: sysctl "net.ipv4.conf.IFNAME.no_such_knob=1"'
+	# The same from args.cni is named there.
+	bad_config '{"sysctls": ["net.ipv4.conf.IFNAME.arp_announce=2"], "allowedSysctls": ["net\\.ipv4\\..*"],
+		"args": {"cni": {"sysctls": ["net.ipv4.conf.IFNAME.no_such_knob=1"]}}}' 'args.cni.sysctls[0]: sysctl "net.ipv4.conf.IFNAME.no_such_knob=1"'
+	# A value the kernel refuses is the config's fault too.
+	bad_config '{"sysctls": ["net.ipv4.conf.IFNAME.arp_announce=2", "net.ipv4.conf.IFNAME.arp_ignore=bogus"]}' 'sysctls[1]'
 }
 
 # ndpa_direct CMD CONFIG: run the plugin by hand in the host netns, the way a runtime does.
