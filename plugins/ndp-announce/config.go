@@ -12,11 +12,11 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 
+	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 )
 
-// Defaults and ranges. The advertisement ranges are moby's, which come from RFC 5227 (ARP announcements)
-// and RFC 4861 (MAX_NEIGHBOR_ADVERTISEMENT = 3).
+// Defaults and ranges. The advertisement ranges are l2disco's (moby's, from RFC 5227 and RFC 4861).
 const (
 	defaultAdvertiseCount      = 3
 	defaultAdvertiseIntervalMs = 1000
@@ -26,8 +26,8 @@ const (
 	defaultDADTimeoutMs        = 3000
 	defaultDataDir             = "/run/cni/ndp-announce"
 
-	minAdvertiseCount, maxAdvertiseCount           = 0, 3
-	minAdvertiseIntervalMs, maxAdvertiseIntervalMs = 100, 2000
+	minAdvertiseCount, maxAdvertiseCount           = l2disco.MinCount, l2disco.MaxCount
+	minAdvertiseIntervalMs, maxAdvertiseIntervalMs = int(l2disco.MinInterval / time.Millisecond), int(l2disco.MaxInterval / time.Millisecond)
 	maxTimeoutMs                                   = 30000
 )
 

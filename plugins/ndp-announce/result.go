@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"syscall"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 )
@@ -105,13 +103,7 @@ func sameNetNS(a, b string) bool {
 	if errA != nil || errB != nil {
 		return false
 	}
-	return os.SameFile(sa, sb) || sameDevIno(sa, sb)
-}
-
-func sameDevIno(a, b os.FileInfo) bool {
-	x, ok1 := a.Sys().(*syscall.Stat_t)
-	y, ok2 := b.Sys().(*syscall.Stat_t)
-	return ok1 && ok2 && x.Dev == y.Dev && x.Ino == y.Ino
+	return os.SameFile(sa, sb)
 }
 
 // dropIPv6 removes from the result the IPv6 addresses of our interface that are no longer on it (a
@@ -165,8 +157,4 @@ func anyIPv6(res *current.Result) bool {
 		}
 	}
 	return false
-}
-
-func (a *attachment) String() string {
-	return fmt.Sprintf("%s ipv4=%v ipv6=%v", a.Name, a.IPv4, a.IPv6)
 }
