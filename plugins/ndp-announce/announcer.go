@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -83,7 +84,7 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=off"}
 	// Descriptors the runtime let us inherit (a pipe, say) must not live on in the announcer and hold
 	// the runtime up; only ExtraFiles go through (exec dup2s them, which clears close-on-exec).
-	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	markInheritedCloexec()
 	if err := cmd.Start(); err != nil {
 		os.Remove(path)
 		return 0, fmt.Errorf("start background announcer: %w", err)
@@ -100,6 +101,23 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 	}
 	_ = cmd.Process.Release()
 	return pid, nil
+}
+
+// markInheritedCloexec sets close-on-exec on every descriptor above stderr: with one call from Linux
+// 5.11, one per open descriptor before.
+func markInheritedCloexec() {
+	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 func closeFiles(files ...*os.File) {
