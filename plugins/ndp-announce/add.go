@@ -22,22 +22,11 @@ import (
 // them, only the first seconds after an IP is recycled are worse, and the log says why.
 func cmdAdd(args *skel.CmdArgs) error {
 	start := time.Now()
-	conf, err := decodeConf(args.StdinData)
+	plan, res, att, err := loadChained(args)
 	if err != nil {
 		return err
 	}
-	plan, err := planFromConf(conf)
-	if err != nil {
-		return err
-	}
-	res, err := parsePrevResult(conf)
-	if err != nil {
-		return err
-	}
-	att, err := findAttachment(res, args.IfName, args.Netns)
-	if err != nil {
-		return err
-	}
+	conf := plan.Conf
 	log, closeLog := newLogger(conf.LogFile, plan.LogLevel,
 		"cmd", "ADD", "containerID", args.ContainerID, "netns", args.Netns, "ifname", args.IfName)
 	defer closeLog.Close()

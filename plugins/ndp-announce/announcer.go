@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -73,34 +72,53 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command("/proc/self/exe", announceSubcommand, string(arg))
-	cmd.Args[0] = "ndp-announce" // what ps shows, instead of /proc/self/exe
-	// Setsid: the runtime may kill the plugin's process group; stdio is /dev/null so the runtime, which
-	// reads our stdout to EOF, is not held up by the child.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.ExtraFiles = []*os.File{state, arpFile, icmpFile}
-	// A small, quiet process: one thread's worth of work and a few KB of garbage. It matters when a
-	// node starts fifty pods at once on two CPUs.
-	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=off"}
 	// Descriptors the runtime let us inherit (a pipe, say) must not live on in the announcer and hold
-	// the runtime up; only ExtraFiles go through (exec dup2s them, which clears close-on-exec).
+	// the runtime up; only the ones listed below go through (dup2 clears close-on-exec).
 	markInheritedCloexec()
-	if err := cmd.Start(); err != nil {
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		os.Remove(path)
+		return 0, err
+	}
+	defer devNull.Close()
+	// syscall.ForkExec rather than os/exec, which forks a throw-away child first to probe for pidfd
+	// support: one fork less on the ADD path.
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"ndp-announce", announceSubcommand, string(arg)}, &syscall.ProcAttr{
+		// A small, quiet process: one thread's worth of work and a few KB of garbage. It matters when
+		// a node starts fifty pods at once on two CPUs.
+		Env: []string{"GOMAXPROCS=1", "GOGC=off"},
+		// stdio is /dev/null, so the runtime, which reads our stdout to EOF, is not held up.
+		Files: []uintptr{devNull.Fd(), devNull.Fd(), devNull.Fd(), state.Fd(), fdOf(arpFile), fdOf(icmpFile)},
+		// Setsid: the runtime may kill the plugin's process group when ADD returns.
+		Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
 		os.Remove(path)
 		return 0, fmt.Errorf("start background announcer: %w", err)
 	}
-	pid := cmd.Process.Pid
+	// Its next round is a second away: let pods being created now have the CPU first.
+	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, announcerNice)
 	pidns, _ := pidNamespace()
 	if err := writeState(state, stateRecord{
 		attachmentKey: spec.attachmentKey, NetNS: spec.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
 	}); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = unix.Kill(pid, unix.SIGKILL)
 		os.Remove(path)
 		return 0, err
 	}
-	_ = cmd.Process.Release()
 	return pid, nil
+}
+
+// announcerNice is the announcer's scheduling niceness: its sends are a second apart and a few
+// milliseconds of delay change nothing, while ADDs of other pods wait for the CPU.
+const announcerNice = 10
+
+// fdOf is f's descriptor for syscall.ProcAttr.Files, or "closed in the child" for nil.
+func fdOf(f *os.File) uintptr {
+	if f == nil {
+		return ^uintptr(0)
+	}
+	return f.Fd()
 }
 
 // markInheritedCloexec sets close-on-exec on every descriptor above stderr: with one call from Linux

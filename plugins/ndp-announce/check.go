@@ -12,19 +12,7 @@ import (
 // cmdCheck verifies what ADD promised: the configured sysctls still hold and every IPv6 address of the
 // result is still on the interface.
 func cmdCheck(args *skel.CmdArgs) error {
-	conf, err := decodeConf(args.StdinData)
-	if err != nil {
-		return err
-	}
-	plan, err := planFromConf(conf)
-	if err != nil {
-		return err
-	}
-	res, err := parsePrevResult(conf)
-	if err != nil {
-		return err
-	}
-	att, err := findAttachment(res, args.IfName, args.Netns)
+	plan, _, att, err := loadChained(args)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
@@ -264,4 +265,26 @@ func parsePrevResult(conf *NetConf) (*current.Result, error) {
 		return nil, configError("prevResult", "cannot convert to version %s: %v", current.ImplementedSpecVersion, err)
 	}
 	return res, nil
+}
+
+// loadChained is what ADD and CHECK start with: the validated plan, the previous plugin's result in
+// the current version, and our interface in it. Any failure is a CNI error naming the field.
+func loadChained(args *skel.CmdArgs) (*Plan, *current.Result, *attachment, error) {
+	conf, err := decodeConf(args.StdinData)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	plan, err := planFromConf(conf)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res, err := parsePrevResult(conf)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	att, err := findAttachment(res, args.IfName, args.Netns)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return plan, res, att, nil
 }

@@ -20,7 +20,7 @@ type P2Result struct {
 	Bridge     []float64 `json:"bridge"`    // ADD of bridge + host-local
 	NDPA       []float64 `json:"ndpa"`      // ADD of bridge + host-local + ndp-announce
 	Diff       []float64 `json:"diff"`      // NDPA[i] - Bridge[i], cycle by cycle
-	NDPA1      []float64 `json:"ndpa1"`     // ndp-announce with advertiseCount 1: no announcer process
+	NDPA1      []float64 `json:"ndpa1"`     // ndp-announce with advertiseCount 1: an announcer that only closes the sockets
 	Diff1      []float64 `json:"diff1"`     // NDPA1[i] - Bridge[i]
 	PluginMs1  []float64 `json:"pluginMs1"` // ndp-announce's own "ms" with advertiseCount 1
 	Steps1     string    `json:"steps1"`
@@ -41,8 +41,8 @@ func RunP2(ctx context.Context, env labEnv, plugin string, cycles int) (*P2Resul
 	}
 	defer lab.Close()
 	// Three conflists on one bridge: bridge alone, ndp-announce with its defaults, and ndp-announce
-	// with advertiseCount 1, which sends the same first round but starts no background process, so
-	// the difference between the last two is what starting the announcer costs ADD.
+	// with advertiseCount 1, which sends the same first round and starts an announcer that only
+	// closes the sockets, so the last two differ by the announcer's rounds alone.
 	type variant struct {
 		name string
 		conf *Conflist

@@ -187,6 +187,8 @@ count_frames() {
 		if ls -l "/proc/$pid/fd" | grep -q "$LAB_DIR/inherited"; then
 			fail "announcer $pid holds an inherited descriptor: $(ls -l "/proc/$pid/fd")"
 		fi
+		# It yields the CPU to pods being created: niceness 10.
+		[ "$(ps -o ni= -p "$pid" | tr -d ' ')" = 10 ] || fail "announcer $pid niceness $(ps -o ni= -p "$pid")"
 	done
 	[ -n "$(ls -A "$STATE_DIR")" ] || fail "no state file for the running announcer"
 
