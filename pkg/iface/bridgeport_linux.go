@@ -79,24 +79,14 @@ func (c *rawLinks) get(index int32) (linkMsg, error) {
 // three netlink round trips (link, nsid, peer) and no subscription.
 func WaitBridgePort(ctx context.Context, t Target) WaitResult {
 	w := startWait(CondBridgePort, "")
-	cns, err := openNS(t.NetNS)
+	c, err := openLink(t)
 	if err != nil {
 		return w.done(false, err)
 	}
-	defer cns.Close()
-	h, err := cns.handle()
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer h.Close()
-
-	link, err := linkByName(h, cns, t.IfName)
-	if err != nil {
-		return w.done(false, err)
-	}
-	a := link.Attrs()
+	defer c.Close()
+	a := c.link.Attrs()
 	switch {
-	case link.Type() != "veth":
+	case c.link.Type() != "veth":
 		return w.skip("not a veth")
 	case a.ParentIndex <= 0:
 		return w.skip("veth peer index unknown")
@@ -116,10 +106,10 @@ func WaitBridgePort(ctx context.Context, t Target) WaitResult {
 	if err != nil {
 		return w.done(false, fmt.Errorf("open %s: %w", hns, err))
 	}
-	hostNSID, err := h.GetNetNsIdByFd(int(hostFD))
+	hostNSID, err := c.h.GetNetNsIdByFd(int(hostFD))
 	hostFD.Close()
 	if err != nil {
-		return w.done(false, fmt.Errorf("get nsid of %s in %s: %w", hns, cns, err))
+		return w.done(false, fmt.Errorf("get nsid of %s in %s: %w", hns, c.ns, err))
 	}
 	if hostNSID != a.NetNsID {
 		return w.skip("peer not in host netns")
@@ -158,12 +148,7 @@ func WaitBridgePort(ctx context.Context, t Target) WaitResult {
 		return w.skip("stp enabled")
 	}
 
-	ev, err := subscribe(hns, int(peerIndex), unix.RTNLGRP_LINK)
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer ev.Close()
-	met, err := waitLoop(ctx, ev, func() (bool, error) {
+	check := func() (bool, error) {
 		p, err := links.get(peerIndex)
 		if err != nil {
 			return false, fmt.Errorf("veth %s peer: %w", t.IfName, err)
@@ -176,7 +161,8 @@ func WaitBridgePort(ctx context.Context, t Target) WaitResult {
 			return true, nil
 		}
 		return fwd, nil
-	})
+	}
+	met, err := watch(ctx, hns, int(peerIndex), check, unix.RTNLGRP_LINK)
 	if w.res.Skipped != "" {
 		return w.skip(w.res.Skipped)
 	}

@@ -17,23 +17,14 @@ import (
 // them). When nothing is tentative it costs two netlink round trips.
 func WaitDAD(ctx context.Context, t Target, addrs []netip.Addr) WaitResult {
 	w := startWait(CondDAD, t.IfName)
-	cns, err := openNS(t.NetNS)
+	c, err := openLink(t)
 	if err != nil {
 		return w.done(false, err)
 	}
-	defer cns.Close()
-	h, err := cns.handle()
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer h.Close()
-	link, err := linkByName(h, cns, t.IfName)
-	if err != nil {
-		return w.done(false, err)
-	}
+	defer c.Close()
 
 	check := func() (bool, error) {
-		have, err := addrList(h, cns, link, netlink.FAMILY_V6)
+		have, err := addrList(c.h, c.ns, c.link, netlink.FAMILY_V6)
 		if err != nil {
 			return false, err
 		}
@@ -47,13 +38,7 @@ func WaitDAD(ctx context.Context, t Target, addrs []netip.Addr) WaitResult {
 	if ok, err := check(); ok || err != nil {
 		return w.done(ok, err)
 	}
-	ev, err := subscribe(cns, link.Attrs().Index, unix.RTNLGRP_IPV6_IFADDR)
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer ev.Close()
-	met, err := waitLoop(ctx, ev, check)
-	return w.done(met, err)
+	return w.done(watch(ctx, c.ns, c.link.Attrs().Index, check, unix.RTNLGRP_IPV6_IFADDR))
 }
 
 // addrList lists the link's addresses of a family with their flags.

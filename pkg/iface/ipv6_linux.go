@@ -80,21 +80,12 @@ func MissingAddrs(t Target, want []netip.Prefix) ([]netip.Prefix, error) {
 	if len(want) == 0 {
 		return nil, nil
 	}
-	cns, err := openNS(t.NetNS)
+	c, err := openLink(t)
 	if err != nil {
 		return nil, err
 	}
-	defer cns.Close()
-	h, err := cns.handle()
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	link, err := linkByName(h, cns, t.IfName)
-	if err != nil {
-		return nil, err
-	}
-	have, err := addrList(h, cns, link, netlink.FAMILY_ALL)
+	defer c.Close()
+	have, err := addrList(c.h, c.ns, c.link, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, err
 	}

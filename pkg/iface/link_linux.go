@@ -18,20 +18,12 @@ type Link struct {
 
 // LinkInfo reads t.IfName in t.NetNS (one netlink round trip).
 func LinkInfo(t Target) (Link, error) {
-	cns, err := openNS(t.NetNS)
+	c, err := openLink(t)
 	if err != nil {
 		return Link{}, err
 	}
-	defer cns.Close()
-	h, err := cns.handle()
-	if err != nil {
-		return Link{}, err
-	}
-	defer h.Close()
-	l, err := linkByName(h, cns, t.IfName)
-	if err != nil {
-		return Link{}, err
-	}
+	defer c.Close()
+	l := c.link
 	a := l.Attrs()
 	return Link{
 		Index:     a.Index,

@@ -15,45 +15,31 @@ import (
 // event for the link and every pollInterval.
 func WaitLinkUp(ctx context.Context, t Target) WaitResult {
 	w := startWait(CondLinkUp, t.IfName)
-	cns, err := openNS(t.NetNS)
+	c, err := openLink(t)
 	if err != nil {
 		return w.done(false, err)
 	}
-	defer cns.Close()
-	h, err := cns.handle()
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer h.Close()
-
-	link, err := linkByName(h, cns, t.IfName)
-	if err != nil {
-		return w.done(false, err)
-	}
-	index := link.Attrs().Index
+	defer c.Close()
+	index := c.link.Attrs().Index
 	seen := func(l netlink.Link) bool {
 		up, state := linkUp(l.Attrs().RawFlags, uint8(l.Attrs().OperState))
 		w.res.LastState = state
 		return up
 	}
-	if seen(link) {
+	// The link openLink read is the first check: no extra round trip.
+	if seen(c.link) {
 		return w.done(true, nil)
 	}
 
-	// Subscribing before the re-read below closes the race with a change
-	// between the first read and the subscription. (LinkSubscribe's
-	// ListExisting does the same with a dump of every link and a goroutine.)
-	ev, err := subscribe(cns, index, unix.RTNLGRP_LINK)
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer ev.Close()
-	met, err := waitLoop(ctx, ev, func() (bool, error) {
-		l, err := h.LinkByIndex(index)
+	check := func() (bool, error) {
+		l, err := c.h.LinkByIndex(index)
 		if err != nil {
-			return false, fmt.Errorf("read link %s (index %d) in %s: %w", t.IfName, index, cns, err)
+			return false, fmt.Errorf("read link %s (index %d) in %s: %w", t.IfName, index, c.ns, err)
 		}
 		return seen(l), nil
-	})
-	return w.done(met, err)
+	}
+	// watch subscribes before its first re-read, which closes the race with
+	// a change between the read above and the subscription. (LinkSubscribe's
+	// ListExisting does the same with a dump of every link and a goroutine.)
+	return w.done(watch(ctx, c.ns, index, check, unix.RTNLGRP_LINK))
 }

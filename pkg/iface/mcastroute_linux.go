@@ -20,30 +20,21 @@ import (
 // the route exists it costs two netlink round trips.
 func WaitMcastRoute(ctx context.Context, t Target) WaitResult {
 	w := startWait(CondMcastRoute, t.IfName)
-	cns, err := openNS(t.NetNS)
+	c, err := openLink(t)
 	if err != nil {
 		return w.done(false, err)
 	}
-	defer cns.Close()
-	h, err := cns.handle()
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer h.Close()
-	link, err := linkByName(h, cns, t.IfName)
-	if err != nil {
-		return w.done(false, err)
-	}
-	index := link.Attrs().Index
+	defer c.Close()
+	index := c.link.Attrs().Index
 
 	check := func() (bool, error) {
-		routes, err := h.RouteGetWithOptions(net.IPv6linklocalallnodes, &netlink.RouteGetOptions{OifIndex: index})
+		routes, err := c.h.RouteGetWithOptions(net.IPv6linklocalallnodes, &netlink.RouteGetOptions{OifIndex: index})
 		switch {
 		case errors.Is(err, unix.ENETUNREACH), err == nil && len(routes) == 0:
 			w.res.LastState = "no route"
 			return false, nil
 		case err != nil:
-			return false, fmt.Errorf("route get ff02::1 oif %s in %s: %w", t.IfName, cns, err)
+			return false, fmt.Errorf("route get ff02::1 oif %s in %s: %w", t.IfName, c.ns, err)
 		case routes[0].LinkIndex != index:
 			w.res.LastState = fmt.Sprintf("route via ifindex %d", routes[0].LinkIndex)
 			return false, nil
@@ -55,11 +46,5 @@ func WaitMcastRoute(ctx context.Context, t Target) WaitResult {
 		return w.done(ok, err)
 	}
 	// The route appears when addrconf sees carrier; either event wakes us.
-	ev, err := subscribe(cns, index, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_LINK)
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer ev.Close()
-	met, err := waitLoop(ctx, ev, check)
-	return w.done(met, err)
+	return w.done(watch(ctx, c.ns, index, check, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_LINK))
 }

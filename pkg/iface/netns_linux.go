@@ -163,6 +163,20 @@ func waitLoop(ctx context.Context, ev *linkEvents, check func() (done bool, err 
 	}
 }
 
+// watch subscribes to groups in r and runs waitLoop with check, so every
+// wait holds its subscription only while it waits and closes it on return.
+// Callers check once first (the fast path needs no subscription); waitLoop
+// then checks again before its first receive, which closes the race with a
+// change between that first check and the subscription.
+func watch(ctx context.Context, r nsRef, index int, check func() (done bool, err error), groups ...uint) (bool, error) {
+	ev, err := subscribe(r, index, groups...)
+	if err != nil {
+		return false, err
+	}
+	defer ev.Close()
+	return waitLoop(ctx, ev, check)
+}
+
 // waitState records a wait as it runs, so every return path fills the same
 // WaitResult.
 type waitState struct {
@@ -194,4 +208,38 @@ func linkByName(h *netlink.Handle, r nsRef, name string) (netlink.Link, error) {
 		return nil, fmt.Errorf("find link %s in %s: %w", name, r, err)
 	}
 	return l, nil
+}
+
+// nsLink is an interface looked up by name in a target's netns, with the
+// netlink handle that read it; both stay usable until Close.
+type nsLink struct {
+	ns   nsRef
+	h    *netlink.Handle
+	link netlink.Link
+}
+
+// openLink opens t.NetNS and a netlink handle in it and reads t.IfName
+// (one netlink round trip). On error nothing is left open.
+func openLink(t Target) (*nsLink, error) {
+	r, err := openNS(t.NetNS)
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.handle()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	link, err := linkByName(h, r, t.IfName)
+	if err != nil {
+		h.Close()
+		r.Close()
+		return nil, err
+	}
+	return &nsLink{ns: r, h: h, link: link}, nil
+}
+
+func (l *nsLink) Close() {
+	l.h.Close()
+	l.ns.Close()
 }
