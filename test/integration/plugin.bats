@@ -201,6 +201,39 @@ count_frames() {
 	[ "$(count_frames "$LAB_DIR/c.pcap")" = "1 1" ] || fail "saw '$(count_frames "$LAB_DIR/c.pcap")' ARP/NA, want only the first round"
 }
 
+# announcer_stops_when WHAT CMD...: with rounds 2 s apart, after CMD the announcer stops by itself
+# before its next round (no DEL), sends nothing more, and logs why.
+announcer_stops_when() {
+	local what=$1
+	shift
+	with_ndpa '{"advertiseCount": 3, "advertiseIntervalMs": 1000}'
+	lab_container b
+	capture_start host "$LAB_BRIDGE" "$LAB_DIR/c.pcap" arp or icmp6
+	run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	[ -n "$(announcers)" ] || fail "no announcer after ADD"
+	local mac n
+	mac=$(link_mac b eth0)
+	"$@"
+	for _ in $(seq 60); do [ -z "$(announcers)" ] && break; sleep 0.05; done
+	[ -z "$(announcers)" ] || fail "announcer still runs 3 s after: $what"
+	capture_stop "$LAB_DIR/c.pcap"
+	# Frames from the announced MAC only: with arp_notify (bridge sets it) the kernel itself sends an
+	# ARP from the new MAC when the address changes.
+	n=$(capture_read host "$LAB_DIR/c.pcap" | grep -c "^[^ ]* $mac > .*\(who-has $V4 tell $V4\|neighbor advertisement\)" || true)
+	[ "$n" = 2 ] || fail "saw $n announcements from $mac after $what, want only the first round's 2"
+	run jq -r 'select(.msg == "announcer stopped early") | .reason' "$NDPA_LOG"
+	assert_output --partial "$what"
+}
+
+@test "the announcer stops by itself when the MAC changes" {
+	announcer_stops_when "MAC changed" in_ns b ip link set eth0 address 02:00:5e:00:0f:0f
+}
+
+@test "the announcer stops by itself when the netns is deleted without DEL" {
+	announcer_stops_when "network namespace" lab_container_remove b
+}
+
 @test "sysctl disable_ipv6=1: IPv6 gone from the interface and the result, bridge CHECK still passes" {
 	with_ndpa '{"sysctls": ["net.ipv6.conf.IFNAME.disable_ipv6=1"]}'
 	lab_container b
