@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -86,7 +87,7 @@ func TestAddRemove(t *testing.T) {
 	if f, ok := addrs["2001:db8::20/64"]; !ok || f&unix.IFA_F_NODAD == 0 || f&unix.IFA_F_TENTATIVE != 0 {
 		t.Errorf("IPv6 address missing or not NODAD (flags %#x): %v", f, addrs)
 	}
-	if got := readSysctl(t, tb.ctr, "net.ipv4.conf.net1.arp_notify"); got != "1" {
+	if got := nstest.Sysctl(t, tb.ctr, "net.ipv4.conf.net1.arp_notify"); got != "1" {
 		t.Errorf("arp_notify = %s, want 1", got)
 	}
 	routes, err := tb.ctrH.RouteList(l, netlink.FAMILY_ALL)
@@ -141,7 +142,7 @@ func TestAddIPv4Only(t *testing.T) {
 		t.Fatalf("Add: %v", err)
 	}
 	t.Cleanup(func() { _ = a.Remove() })
-	if got := readSysctl(t, tb.ctr, "net.ipv6.conf.net1.disable_ipv6"); got != "1" {
+	if got := nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.net1.disable_ipv6"); got != "1" {
 		t.Errorf("disable_ipv6 = %s on an IPv4-only interface, want 1", got)
 	}
 	for _, w := range a.Waits {

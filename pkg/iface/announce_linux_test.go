@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -49,8 +50,8 @@ type announceBed struct {
 func newAnnounceBed(t *testing.T) *announceBed {
 	t.Helper()
 	b := &announceBed{testbed: newAddBed(t)}
-	b.peer = newNetNS(t)
-	b.peerH = nlHandle(t, b.peer)
+	b.peer = nstest.NewNetNS(t)
+	b.peerH = nstest.Handle(t, b.peer)
 	br := b.link(t, b.hostH, tbBridge)
 	veth := &netlink.Veth{
 		LinkAttrs:        netlink.LinkAttrs{Name: "vpp", MasterIndex: br.Attrs().Index},
@@ -85,7 +86,7 @@ func (b *announceBed) waitPeerAnswers(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	// The NS goes to a multicast group: it needs br0's ff00::/8 route,
 	// which appears once br0 has carrier from the peer's port.
-	for !hasMcastRoute(b.hostH, brLink.Attrs().Index) || !hasMcastRoute(b.peerH, b.peerIndex) {
+	for !nstest.HasMcastRoute(b.hostH, brLink.Attrs().Index) || !nstest.HasMcastRoute(b.peerH, b.peerIndex) {
 		if time.Now().After(deadline) {
 			t.Fatal("bed: br0 or the peer has no ff00::/8 route after 5s")
 		}
@@ -96,87 +97,11 @@ func (b *announceBed) waitPeerAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for {
-		err := errors.Join(
+	nstest.WaitLearned(t, b.peerH, b.peerIndex, brMAC, []netip.Addr{brV4.Addr(), brV6.Addr()}, deadline, func() error {
+		return errors.Join(
 			s.SendARPRequest(brMAC, brV4.Addr(), peerV4.Addr()),
 			s.SendNeighborSolicitation(brMAC, brV6.Addr(), peerV6.Addr()))
-		if err != nil {
-			t.Fatalf("bed: probe the peer: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-		if bytes.Equal(b.peerNeigh(t, brV4.Addr()), brMAC) && bytes.Equal(b.peerNeigh(t, brV6.Addr()), brMAC) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("bed: the peer did not learn br0's MAC from requests to it within 5s")
-		}
-	}
-}
-
-func hasMcastRoute(h *netlink.Handle, index int) bool {
-	routes, err := h.RouteListFiltered(unix.AF_INET6,
-		&netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: index},
-		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF)
-	if err != nil {
-		return false
-	}
-	for _, r := range routes {
-		if r.Dst != nil && r.Dst.String() == "ff00::/8" {
-			return true
-		}
-	}
-	return false
-}
-
-// setPeerNeigh makes the peer believe ip is at mac, in state (STALE is what
-// a recycled pod IP leaves behind).
-func (b *announceBed) setPeerNeigh(t *testing.T, ip netip.Addr, mac net.HardwareAddr, state int) {
-	t.Helper()
-	n := &netlink.Neigh{LinkIndex: b.peerIndex, Family: family(ip), State: state, IP: ip.AsSlice(), HardwareAddr: mac}
-	if err := b.peerH.NeighSet(n); err != nil {
-		t.Fatalf("peer: neigh replace %s lladdr %s: %v", ip, mac, err)
-	}
-	if got := b.peerNeigh(t, ip); !bytes.Equal(got, mac) {
-		t.Fatalf("peer: entry for %s is %s right after setting it to %s", ip, got, mac)
-	}
-}
-
-// peerNeigh returns the MAC the peer has for ip, nil if none.
-func (b *announceBed) peerNeigh(t *testing.T, ip netip.Addr) net.HardwareAddr {
-	t.Helper()
-	neighs, err := b.peerH.NeighList(b.peerIndex, family(ip))
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		t.Fatalf("peer: list neighbours: %v", err)
-	}
-	for _, n := range neighs {
-		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == ip && n.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) == 0 {
-			return n.HardwareAddr
-		}
-	}
-	return nil
-}
-
-// watchPeerNeigh polls the peer's entry for ip for up to window, stopping
-// early once it equals want, and returns the MAC seen last. The frames
-// cross two veths and a bridge in softirq context, so they may land a
-// moment after the send returned.
-func (b *announceBed) watchPeerNeigh(t *testing.T, ip netip.Addr, want net.HardwareAddr, window time.Duration) net.HardwareAddr {
-	t.Helper()
-	deadline := time.Now().Add(window)
-	for {
-		got := b.peerNeigh(t, ip)
-		if bytes.Equal(got, want) || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func family(ip netip.Addr) int {
-	if ip.Is4() {
-		return netlink.FAMILY_V4
-	}
-	return netlink.FAMILY_V6
+	})
 }
 
 func (b *announceBed) spec(a Announcement) Spec {
@@ -237,7 +162,7 @@ func TestAddAnnounceFixesStalePeerEntries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newAnnounceBed(t)
 			for _, ip := range []netip.Addr{ctrV4.Addr(), ctrV6.Addr()} {
-				b.setPeerNeigh(t, ip, oldMAC, tt.state)
+				nstest.SetNeigh(t, b.peerH, b.peerIndex, ip, oldMAC, tt.state)
 			}
 			sockets := openSockets(t)
 			a := b.add(t, b.spec(Announcement{Count: tt.count}))
@@ -257,7 +182,7 @@ func TestAddAnnounceFixesStalePeerEntries(t *testing.T) {
 			for _, ip := range []netip.Addr{ctrV4.Addr(), ctrV6.Addr()} {
 				// Watched for the new MAC even in the control, which must
 				// then keep the old one for the whole window.
-				if got := b.watchPeerNeigh(t, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, tt.want) {
+				if got := nstest.WatchNeigh(t, b.peerH, b.peerIndex, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, tt.want) {
 					t.Errorf("peer's entry for %s is %s after Add, want %s (old %s, new %s)", ip, got, tt.want, oldMAC, newMAC)
 				}
 			}
@@ -291,7 +216,7 @@ func TestAddAnnounceGateways(t *testing.T) {
 				t.Errorf("FirstRound = %+v, %v; want %+v", a.FirstRound, a.AnnounceErr, want)
 			}
 			for _, ip := range []netip.Addr{ctrV4.Addr(), ctrV6.Addr()} {
-				if got := b.watchPeerNeigh(t, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, wantMAC) {
+				if got := nstest.WatchNeigh(t, b.peerH, b.peerIndex, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, wantMAC) {
 					t.Errorf("peer's entry for %s is %q, want %q", ip, got, wantMAC)
 				}
 			}

@@ -3,52 +3,15 @@ package iface
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-}
-
-// newNetNS creates a throwaway netns that is removed when the test ends.
-func newNetNS(t *testing.T) ns.NetNS {
-	t.Helper()
-	n, err := testutils.NewNS()
-	if err != nil {
-		t.Fatalf("create netns: %v", err)
-	}
-	t.Cleanup(func() {
-		n.Close()
-		if err := testutils.UnmountNS(n); err != nil {
-			t.Errorf("remove netns %s: %v", n.Path(), err)
-		}
-	})
-	return n
-}
-
-// nlHandle opens a netlink handle in n, closed when the test ends.
-func nlHandle(t *testing.T, n ns.NetNS) *netlink.Handle {
-	t.Helper()
-	h, err := netlink.NewHandleAt(netns.NsHandle(n.Fd()))
-	if err != nil {
-		t.Fatalf("netlink handle in %s: %v", n.Path(), err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
 
 // testbed is a "host" netns with bridge br0 and a veth vh0 (a port of br0)
 // whose peer eth0 is in a "container" netns. Everything starts down.
@@ -66,9 +29,9 @@ const (
 
 func newTestbed(t *testing.T) *testbed {
 	t.Helper()
-	requireRoot(t)
-	tb := &testbed{host: newNetNS(t), ctr: newNetNS(t)}
-	tb.hostH, tb.ctrH = nlHandle(t, tb.host), nlHandle(t, tb.ctr)
+	nstest.RequireRoot(t)
+	tb := &testbed{host: nstest.NewNetNS(t), ctr: nstest.NewNetNS(t)}
+	tb.hostH, tb.ctrH = nstest.Handle(t, tb.host), nstest.Handle(t, tb.ctr)
 	tb.target = Target{NetNS: tb.ctr.Path(), IfName: tbIf, HostNetNS: tb.host.Path()}
 
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: tbBridge}}
@@ -110,27 +73,6 @@ func (tb *testbed) setUp(t *testing.T, h *netlink.Handle, name string, up bool) 
 	if err := f(l); err != nil {
 		t.Fatalf("set %s up=%v: %v", name, up, err)
 	}
-}
-
-// readSysctl reads or (with a value) writes a /proc/sys/net key inside n.
-func readSysctl(t *testing.T, n ns.NetNS, key string, value ...string) string {
-	t.Helper()
-	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
-	var got string
-	err := n.Do(func(ns.NetNS) error {
-		if len(value) > 0 {
-			if err := os.WriteFile(p, []byte(value[0]), 0o644); err != nil {
-				return err
-			}
-		}
-		b, err := os.ReadFile(p)
-		got = strings.TrimSpace(string(b))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("sysctl %s in %s: %v", key, n.Path(), err)
-	}
-	return got
 }
 
 // setBridgeSTP turns STP on a bridge on or off with IFLA_BR_STP_STATE, which

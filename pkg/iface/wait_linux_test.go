@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -202,7 +203,7 @@ func TestWaitBridgePort(t *testing.T) {
 	t.Run("peer in a third netns", func(t *testing.T) {
 		// The peer's ifindex would name some other link in the host netns.
 		tb := newTestbed(t)
-		other := newNetNS(t)
+		other := nstest.NewNetNS(t)
 		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb", PeerNamespace: netlink.NsFd(int(other.Fd()))}
 		if err := tb.ctrH.LinkAdd(veth); err != nil {
 			t.Fatal(err)
@@ -270,9 +271,9 @@ func (tb *testbed) tentative(t *testing.T, addr string) bool {
 }
 
 func (tb *testbed) fastDAD(t *testing.T) {
-	readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.accept_dad", "1")
-	readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.dad_transmits", "1")
-	readSysctl(t, tb.ctr, "net.ipv6.neigh.eth0.retrans_time_ms", "200")
+	nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.eth0.accept_dad", "1")
+	nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.eth0.dad_transmits", "1")
+	nstest.Sysctl(t, tb.ctr, "net.ipv6.neigh.eth0.retrans_time_ms", "200")
 }
 
 func TestWaitDAD(t *testing.T) {
@@ -334,10 +335,10 @@ func TestSetIPv6DisabledAndMissingAddrs(t *testing.T) {
 	if changed, err := SetIPv6Disabled(tb.target, true); err != nil || !changed {
 		t.Fatalf("SetIPv6Disabled = %v, %v; want a write", changed, err)
 	}
-	if got := readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "1" {
+	if got := nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "1" {
 		t.Errorf("disable_ipv6 = %s in the container, want 1", got)
 	}
-	if got := readSysctl(t, tb.host, "net.ipv6.conf.vh0.disable_ipv6"); got != "0" {
+	if got := nstest.Sysctl(t, tb.host, "net.ipv6.conf.vh0.disable_ipv6"); got != "0" {
 		t.Errorf("host side changed: disable_ipv6 = %s on %s", got, tbPort)
 	}
 	missing, err = MissingAddrs(tb.target, want)
@@ -351,7 +352,7 @@ func TestSetIPv6DisabledAndMissingAddrs(t *testing.T) {
 	if _, err := SetIPv6Disabled(tb.target, false); err != nil {
 		t.Fatal(err)
 	}
-	if got := readSysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "0" {
+	if got := nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "0" {
 		t.Errorf("disable_ipv6 = %s, want 0", got)
 	}
 	if _, err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "../all"}, true); err == nil {

@@ -1,20 +1,16 @@
 package l2disco
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,49 +47,11 @@ type lab struct {
 	ctrIndex           int // eth0 in the container netns
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-}
-
-// newNetNS creates a throwaway netns that is removed when the test ends.
-func newNetNS(t *testing.T) ns.NetNS {
-	t.Helper()
-	n, err := testutils.NewNS()
-	if err != nil {
-		t.Fatalf("create netns: %v", err)
-	}
-	t.Cleanup(func() {
-		n.Close()
-		if _, err := os.Stat(n.Path()); os.IsNotExist(err) {
-			return // the test removed it on purpose
-		}
-		if err := testutils.UnmountNS(n); err != nil {
-			t.Errorf("remove netns %s: %v", n.Path(), err)
-		}
-	})
-	return n
-}
-
-// nlHandle opens a netlink handle in n: it works from any thread, without
-// switching namespaces.
-func nlHandle(t *testing.T, n ns.NetNS) *netlink.Handle {
-	t.Helper()
-	h, err := netlink.NewHandleAt(netns.NsHandle(n.Fd()))
-	if err != nil {
-		t.Fatalf("netlink handle in %s: %v", n.Path(), err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	requireRoot(t)
-	l := &lab{host: newNetNS(t), peer: newNetNS(t), ctr: newNetNS(t)}
-	l.hostH, l.peerH, l.ctrH = nlHandle(t, l.host), nlHandle(t, l.peer), nlHandle(t, l.ctr)
+	nstest.RequireRoot(t)
+	l := &lab{host: nstest.NewNetNS(t), peer: nstest.NewNetNS(t), ctr: nstest.NewNetNS(t)}
+	l.hostH, l.peerH, l.ctrH = nstest.Handle(t, l.host), nstest.Handle(t, l.peer), nstest.Handle(t, l.ctr)
 
 	if err := l.hostH.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
 		t.Fatalf("add bridge: %v", err)
@@ -175,28 +133,13 @@ func (l *lab) waitPeerAnswers(t *testing.T) {
 	}
 	defer s.Close()
 	ctrV4, ctrV6 := labCtrV4.Addr(), labCtrV6.Addr()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := errors.Join(
+	nstest.WaitLearned(t, l.peerH, l.peerIndex, labCtrMAC, []netip.Addr{ctrV4, ctrV6}, time.Now().Add(5*time.Second), func() error {
+		return errors.Join(
 			s.SendARPRequest(labCtrMAC, ctrV4, labPeerV4.Addr()),
 			s.SendNeighborSolicitation(labCtrMAC, ctrV6, labPeerV6.Addr()))
-		if err != nil {
-			t.Fatalf("lab: probe the peer: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-		if bytes.Equal(l.peerNeigh(t, ctrV4), labCtrMAC) && bytes.Equal(l.peerNeigh(t, ctrV6), labCtrMAC) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("lab: the peer did not learn the container's MAC from requests to it within 5s")
-		}
-	}
+	})
 	for _, ip := range []netip.Addr{ctrV4, ctrV6} {
-		family := netlink.FAMILY_V4
-		if ip.Is6() {
-			family = netlink.FAMILY_V6
-		}
-		n := &netlink.Neigh{LinkIndex: l.peerIndex, Family: family, IP: ip.AsSlice()}
+		n := &netlink.Neigh{LinkIndex: l.peerIndex, Family: nstest.Family(ip), IP: ip.AsSlice()}
 		if err := l.peerH.NeighDel(n); err != nil {
 			t.Fatalf("lab: peer: neigh del %s: %v", ip, err)
 		}
@@ -205,21 +148,7 @@ func (l *lab) waitPeerAnswers(t *testing.T) {
 
 func hasCarrierAndMcastRoute(h *netlink.Handle, index int) bool {
 	link, err := h.LinkByIndex(index)
-	if err != nil || link.Attrs().OperState != netlink.OperUp {
-		return false
-	}
-	routes, err := h.RouteListFiltered(unix.AF_INET6,
-		&netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: index},
-		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF)
-	if err != nil {
-		return false
-	}
-	for _, r := range routes {
-		if r.Dst != nil && r.Dst.String() == "ff00::/8" {
-			return true
-		}
-	}
-	return false
+	return err == nil && link.Attrs().OperState == netlink.OperUp && nstest.HasMcastRoute(h, index)
 }
 
 func mustLink(t *testing.T, h *netlink.Handle, name string) netlink.Link {
@@ -240,72 +169,6 @@ func (l *lab) sender(t *testing.T, opts SenderOptions) *Sender {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// setPeerNeigh makes the peer believe ip is at mac (a STALE entry, as a
-// recycled pod IP leaves behind).
-func (l *lab) setPeerNeigh(t *testing.T, ip netip.Addr, mac net.HardwareAddr) {
-	t.Helper()
-	family := netlink.FAMILY_V4
-	if ip.Is6() {
-		family = netlink.FAMILY_V6
-	}
-	n := &netlink.Neigh{LinkIndex: l.peerIndex, Family: family, State: netlink.NUD_STALE, IP: ip.AsSlice(), HardwareAddr: mac}
-	if err := l.peerH.NeighSet(n); err != nil {
-		t.Fatalf("peer: neigh replace %s lladdr %s: %v", ip, mac, err)
-	}
-	if got := l.peerNeigh(t, ip); !bytes.Equal(got, mac) {
-		t.Fatalf("peer: entry for %s is %s right after setting it to %s", ip, got, mac)
-	}
-}
-
-// peerNeigh returns the MAC the peer has for ip, nil if none.
-func (l *lab) peerNeigh(t *testing.T, ip netip.Addr) net.HardwareAddr {
-	t.Helper()
-	family := netlink.FAMILY_V4
-	if ip.Is6() {
-		family = netlink.FAMILY_V6
-	}
-	neighs, err := l.peerH.NeighList(l.peerIndex, family)
-	if err != nil {
-		t.Fatalf("peer: list neighbours: %v", err)
-	}
-	for _, n := range neighs {
-		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == ip {
-			return n.HardwareAddr
-		}
-	}
-	return nil
-}
-
-// watchPeerNeigh polls the peer's entry for ip for up to window and returns
-// the MAC it saw last, stopping early once it equals want.
-func (l *lab) watchPeerNeigh(t *testing.T, ip netip.Addr, want net.HardwareAddr, window time.Duration) net.HardwareAddr {
-	t.Helper()
-	deadline := time.Now().Add(window)
-	for {
-		got := l.peerNeigh(t, ip)
-		if bytes.Equal(got, want) || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// sysctl reads a /proc/sys key inside n (the files show the reading
-// thread's netns).
-func sysctl(t *testing.T, n ns.NetNS, key string) string {
-	t.Helper()
-	var got string
-	err := n.Do(func(ns.NetNS) error {
-		b, err := os.ReadFile(filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/")))
-		got = strings.TrimSpace(string(b))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("sysctl %s in %s: %v", key, n.Path(), err)
-	}
-	return got
 }
 
 // A capture reads every frame arriving on the peer's eth0.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ndp"
+	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -176,18 +177,18 @@ func TestStaleEntryCorrected(t *testing.T) {
 	s := l.sender(t, SenderOptions{IfName: labIf, IPv4: true, IPv6: true})
 	ips := []netip.Addr{labCtrV4.Addr(), labCtrV6.Addr()}
 	a := &Announcer{Sender: s, MAC: labCtrMAC, Targets: Targets{IPv4: ips[:1], IPv6: ips[1:]}}
-	t.Logf("peer: ARP locktime %s (left unchanged)", sysctl(t, l.peer, "net.ipv4.neigh.eth0.locktime"))
+	t.Logf("peer: ARP locktime %s (left unchanged)", nstest.Sysctl(t, l.peer, "net.ipv4.neigh.eth0.locktime"))
 
 	// Control: with no rounds, nothing is sent and the peer keeps the old
 	// MAC through the window in which the fix must show.
 	for _, ip := range ips {
-		l.setPeerNeigh(t, ip, labOldMAC)
+		nstest.SetNeigh(t, l.peerH, l.peerIndex, ip, labOldMAC, netlink.NUD_STALE)
 	}
 	if err := a.Run(t.Context(), 0, time.Second); err != nil {
 		t.Fatalf("run with no rounds: %v", err)
 	}
 	for _, ip := range ips {
-		if got := l.watchPeerNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labOldMAC) {
+		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labOldMAC) {
 			t.Fatalf("control: with nothing sent the peer's entry for %s became %s, want %s kept", ip, got, labOldMAC)
 		}
 	}
@@ -196,7 +197,7 @@ func TestStaleEntryCorrected(t *testing.T) {
 	// when the old pod talked to the peer until it died.
 	older := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x0e, 0x1e}
 	for _, ip := range ips {
-		l.setPeerNeigh(t, ip, older)
+		nstest.SetNeigh(t, l.peerH, l.peerIndex, ip, older, netlink.NUD_STALE)
 	}
 	rep, err := a.Round(t.Context(), false)
 	if err != nil {
@@ -206,7 +207,7 @@ func TestStaleEntryCorrected(t *testing.T) {
 		t.Fatalf("round report %+v: want one ARP and one NA", rep)
 	}
 	for _, ip := range ips {
-		if got := l.watchPeerNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
+		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
 			t.Errorf("after one round the peer's entry for %s is %s, want %s", ip, got, labCtrMAC)
 		}
 	}
@@ -216,8 +217,8 @@ func TestGatewayRequestsUpdateGateway(t *testing.T) {
 	l := newLab(t)
 	s := l.sender(t, SenderOptions{IfName: labIf, IPv4: true, IPv6: true})
 	ctrV4, ctrV6 := labCtrV4.Addr(), labCtrV6.Addr()
-	l.setPeerNeigh(t, ctrV4, labOldMAC)
-	l.setPeerNeigh(t, ctrV6, labOldMAC)
+	nstest.SetNeigh(t, l.peerH, l.peerIndex, ctrV4, labOldMAC, netlink.NUD_STALE)
+	nstest.SetNeigh(t, l.peerH, l.peerIndex, ctrV6, labOldMAC, netlink.NUD_STALE)
 
 	if err := s.SendARPRequest(labCtrMAC, ctrV4, labPeerV4.Addr()); err != nil {
 		t.Fatal(err)
@@ -226,7 +227,7 @@ func TestGatewayRequestsUpdateGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ip := range []netip.Addr{ctrV4, ctrV6} {
-		if got := l.watchPeerNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
+		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
 			t.Errorf("gateway's entry for %s is %s after our request, want %s", ip, got, labCtrMAC)
 		}
 	}
@@ -297,9 +298,9 @@ func TestRunStopsWhenLinkGone(t *testing.T) {
 }
 
 func TestRunStopsWhenNetNSGone(t *testing.T) {
-	requireRoot(t)
-	n := newNetNS(t)
-	h := nlHandle(t, n)
+	nstest.RequireRoot(t)
+	n := nstest.NewNetNS(t)
+	h := nstest.Handle(t, n)
 	mac := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0xcc}
 	// A veth pair inside the one netns: the dummy driver may be missing.
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: labIf, HardwareAddr: mac}, PeerName: "eth1"}
@@ -350,7 +351,7 @@ func TestRunStopsWhenNetNSGone(t *testing.T) {
 		t.Fatalf("Run = %v, want ErrNetNSGone", err)
 	}
 	// A new namespace mounted at the same path is not ours either.
-	n2 := newNetNS(t)
+	n2 := nstest.NewNetNS(t)
 	a.NetNSPath = n2.Path()
 	a.NetNS = sockNS
 	if err := a.Run(t.Context(), 1, 100*time.Millisecond); !errors.Is(err, ErrNetNSGone) {
@@ -403,7 +404,7 @@ func TestMissingSocketsAndRoutes(t *testing.T) {
 func TestTentativeSourceCannotSend(t *testing.T) {
 	l := newLab(t)
 	s := l.sender(t, SenderOptions{IfIndex: l.ctrIndex, IPv6: true})
-	if v := sysctl(t, l.ctr, "net.ipv6.conf.eth0.accept_dad"); v == "0" {
+	if v := nstest.Sysctl(t, l.ctr, "net.ipv6.conf.eth0.accept_dad"); v == "0" {
 		t.Skip("accept_dad is 0 in a new netns on this host: no tentative addresses")
 	}
 	tentative := netip.MustParseAddr("2001:db8::b")
@@ -456,7 +457,7 @@ func TestFilesHandOff(t *testing.T) {
 
 	ips := []netip.Addr{labCtrV4.Addr(), labCtrV6.Addr()}
 	for _, ip := range ips {
-		l.setPeerNeigh(t, ip, labOldMAC)
+		nstest.SetNeigh(t, l.peerH, l.peerIndex, ip, labOldMAC, netlink.NUD_STALE)
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "L2DISCO_CHILD="+strconv.Itoa(l.ctrIndex))
@@ -469,7 +470,7 @@ func TestFilesHandOff(t *testing.T) {
 		t.Errorf("child did not read the container's MAC:\n%s", out)
 	}
 	for _, ip := range ips {
-		if got := l.watchPeerNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
+		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
 			t.Errorf("after the child's round the peer's entry for %s is %s, want %s", ip, got, labCtrMAC)
 		}
 	}

@@ -10,9 +10,8 @@ import (
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // linkIf has a dot so the tests prove such names resolve to one directory.
@@ -24,24 +23,9 @@ const linkIf = "vt0.100"
 // built without the dummy driver, and every container runtime has veth.
 func newNetNSWithLink(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	target, err := testutils.NewNS()
-	if err != nil {
-		t.Fatalf("creating netns: %v", err)
-	}
-	t.Cleanup(func() {
-		target.Close()
-		if err := testutils.UnmountNS(target); err != nil {
-			t.Errorf("removing netns: %v", err)
-		}
-	})
-	h, err := netlink.NewHandleAt(netns.NsHandle(target.Fd()))
-	if err != nil {
-		t.Fatalf("netlink handle in %s: %v", target.Path(), err)
-	}
-	t.Cleanup(h.Close)
+	nstest.RequireRoot(t)
+	target := nstest.NewNetNS(t)
+	h := nstest.Handle(t, target)
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: linkIf}, PeerName: linkIf + "p"}
 	if err := h.LinkAdd(veth); err != nil {
 		t.Fatalf("adding veth %s in %s: %v", linkIf, target.Path(), err)
