@@ -38,6 +38,11 @@ ndpa_conf() {
 		'{type: "ndp-announce", dataDir: $dir, logFile: $log, logLevel: "debug"} + .' <<<"${1:-{\}}"
 }
 
+# conflist_edit JQ_FILTER: change the test's conflist in place.
+conflist_edit() {
+	jq "$1" "$LAB_CONFLIST" >"$LAB_CONFLIST.new" && mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
+}
+
 # with_ndpa [JSON_FIELDS]: the lab conflist with ndp-announce chained after bridge.
 with_ndpa() { lab_conflist "$(ndpa_conf "${1:-{\}}")"; }
 
@@ -256,7 +261,7 @@ announcer_stops_when() {
 
 @test "IPv4-only network: IPv6 is turned off on the interface" {
 	with_ndpa
-	jq '.plugins[0].ipam.ranges |= [.[0]]' "$LAB_CONFLIST" >"$LAB_CONFLIST.new" && mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
+	conflist_edit '.plugins[0].ipam.ranges |= [.[0]]'
 	lab_container b
 	run --separate-stderr cni_add b
 	assert_success
@@ -270,7 +275,7 @@ announcer_stops_when() {
 
 @test "IPv4-only network with an MTU below 1280 (no IPv6 possible): ADD succeeds" {
 	with_ndpa
-	jq '.plugins[0].ipam.ranges |= [.[0]] | .plugins[0].mtu = 1200' "$LAB_CONFLIST" >"$LAB_CONFLIST.new" && mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
+	conflist_edit '.plugins[0].ipam.ranges |= [.[0]] | .plugins[0].mtu = 1200'
 	lab_container b
 	run --separate-stderr cni_add b
 	assert_success
@@ -282,7 +287,7 @@ announcer_stops_when() {
 
 @test "disableUnusedIPv6 false leaves IPv6 on for an IPv4-only network" {
 	with_ndpa '{"disableUnusedIPv6": false}'
-	jq '.plugins[0].ipam.ranges |= [.[0]]' "$LAB_CONFLIST" >"$LAB_CONFLIST.new" && mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
+	conflist_edit '.plugins[0].ipam.ranges |= [.[0]]'
 	lab_container b
 	run --separate-stderr cni_add b
 	assert_success
@@ -319,8 +324,7 @@ announcer_stops_when() {
 
 @test "per-attachment args.cni overrides count; a sysctl outside allowedSysctls is refused" {
 	with_ndpa '{"allowedSysctls": ["net\\.ipv4\\.conf\\.IFNAME\\.arp_announce"]}'
-	jq '.plugins[1].args = {cni: {advertiseCount: 1, sysctls: ["net.ipv4.conf.IFNAME.arp_announce=2"]}}' "$LAB_CONFLIST" >"$LAB_CONFLIST.new" &&
-		mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
+	conflist_edit '.plugins[1].args = {cni: {advertiseCount: 1, sysctls: ["net.ipv4.conf.IFNAME.arp_announce=2"]}}'
 	lab_container b
 	run --separate-stderr cni_add b eth0 "$FIXED"
 	assert_success
@@ -331,8 +335,7 @@ announcer_stops_when() {
 	run cni_del b
 	assert_success
 
-	jq '.plugins[1].args.cni.sysctls = ["net.ipv4.conf.IFNAME.arp_ignore=1"]' "$LAB_CONFLIST" >"$LAB_CONFLIST.new" &&
-		mv "$LAB_CONFLIST.new" "$LAB_CONFLIST"
+	conflist_edit '.plugins[1].args.cni.sysctls = ["net.ipv4.conf.IFNAME.arp_ignore=1"]'
 	lab_container c
 	run --separate-stderr cni_add c eth0 "$FIXED"
 	assert_failure 7
