@@ -89,6 +89,8 @@ demo: deps build
 bench: deps build
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root (network namespaces)"; exit 1; }
 	@$(GO) build -o $(TOOLS)/bench ./test/bench
+	@# The no-op chained plugin, P2's and P3's floor, built like bin/ndp-announce.
+	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(TOOLS)/bench-noop ./test/bench/noop
 	timeout --foreground -k 30 1500 $(TOOLS)/bench -bin-dir "$(CURDIR)/bin:$(TOOLS)" -driver $(TOOLS)/cnidriver
 
 lint:

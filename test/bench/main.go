@@ -1,7 +1,8 @@
 // Command bench measures what users adopt ndp-announce for — how long a recycled IP stays
 // unreachable — against bridge alone and bridge + tuning, and what the plugin costs (ADD latency,
-// concurrency, memory), each in its own throwaway network namespaces. It writes BENCHMARKS.md and
-// an SVG timeline of the peer's probes around the IP swap. Root only; `make bench` runs it.
+// concurrency, memory) against bridge alone and against a no-op chained plugin (./noop, the floor),
+// each in its own throwaway network namespaces. It writes BENCHMARKS.md and an SVG timeline of the
+// peer's probes around the IP swap. Root only; `make bench` runs it.
 //
 // Usage:
 //
@@ -106,9 +107,9 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err, "(run make build)")
 		return 1
 	}
-	for _, p := range []string{"bridge", "host-local", "tuning"} {
+	for _, p := range []string{"bridge", "host-local", "tuning", noopPluginType} {
 		if _, err := findInPath(*binDirs, p); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err, "(run make deps-go)")
+			fmt.Fprintln(os.Stderr, "bench:", err, "(make bench builds them all)")
 			return 1
 		}
 	}

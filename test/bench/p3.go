@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,16 +36,19 @@ type P3Result struct {
 	Reps       []P3Rep `json:"reps"`
 }
 
+// p3Setups are the bursts compared, in report order; a new row is one entry. The no-op chained
+// plugin is the floor any chained Go plugin pays here (one more process per ADD); tuning is the
+// reference plugin a user would try.
+var p3Setups = []Setup{SetupBridge, SetupNoop, SetupTuning, SetupNDPA}
+
 // RunP3 alternates the setups, reps times each, each burst in a fresh lab.
 func RunP3(ctx context.Context, env labEnv, n, reps int) (*P3Result, error) {
 	progress("P3: %d concurrent ADDs then DELs on one bridge, %d times per setup", n, reps)
 	res := &P3Result{Containers: n}
 	for rep := 1; rep <= reps; rep++ {
-		// bridge + tuning is the reference for "one more chained Go plugin that does almost nothing":
-		// the floor any chained plugin pays on this machine.
-		order := []Setup{SetupBridge, SetupNDPA, SetupTuning}
+		order := append([]Setup(nil), p3Setups...)
 		if rep%2 == 0 {
-			order = []Setup{SetupTuning, SetupNDPA, SetupBridge}
+			slices.Reverse(order)
 		}
 		for _, s := range order {
 			r, err := p3Burst(ctx, env, s, n)

@@ -135,12 +135,23 @@ func TestTimelineSVG(t *testing.T) {
 }
 
 func TestReportVerdicts(t *testing.T) {
-	r := &Results{P1: p1Fixture(), P1Cap: time.Minute,
-		P2: &P2Result{Cycles: 2, Bridge: []float64{20, 22}, NDPA: []float64{30, 33}, Diff: []float64{10, 11}}}
+	r := &Results{P1: p1Fixture(), P1Cap: time.Minute, P2: &P2Result{Cycles: 2, Variants: []P2Variant{
+		{Name: p2Bridge, Setup: SetupBridge, Label: "bridge alone", Add: []float64{20, 22}, Del: []float64{40, 40}},
+		{Name: p2Noop, Setup: SetupNoop, Label: "bridge + no-op", Add: []float64{24, 27}, Del: []float64{41, 41}},
+		{Name: p2NDPA, Setup: SetupNDPA, Label: "bridge + ndp-announce", Short: "bridge+ndp-announce", Add: []float64{30, 33}, Del: []float64{60, 60},
+			PluginMs: []float64{0.8, 1.0}},
+	}}}
 	out := Report(r, "docs/x.svg")
 	for _, want := range []string{
 		"| P1 black-hole with ndp-announce | 0 probes lost after ADD returns | **met**: 0 lost in 6 runs",
-		"| P2 ADD latency | ≤ 8 ms added at the median | **not met**: 10.5 ms added",
+		// Paired: 30-20 and 33-22.
+		"| P2 ADD latency | ≤ 8 ms added over bridge alone at the median | **missed**: 10.50 ms (1.31× the target), median of 2 |",
+		"| P2 ndp-announce's own work | ≤ 1 ms median (the `ms` of its ADD log line) | **met**: 0.90 ms (0.90× the target), median of 2 |",
+		// Paired: 30-24 and 33-27, not the difference of the medians.
+		"| P2 ADD over the no-op floor | ≤ 1.5 ms added over the no-op chained plugin at the median | **missed**: 6.00 ms (4.00× the target), median of 2 |",
+		"| ADD, bridge + no-op | 25.5 | 26.7 | 24.0 | 27.0 | 1.21× |",
+		"| **added over the no-op chained plugin: bridge+ndp-announce** | 6.0 |",
+		"| DEL, bridge + ndp-announce | 60.0 | 60.0 | 60.0 | 60.0 | 1.50× |",
 		"| bridge alone | 2.0 s (1.0 s – 3.0 s) | 100 (50 – 150) |",
 		"![The peer's probes", "(docs/x.svg)",
 	} {
