@@ -1,5 +1,7 @@
 // Package conflist chains a CNI plugin into a node's network configuration file right after another
-// plugin (ndp-announce after "bridge"), and takes it out again.
+// plugin (ndp-announce after the interface plugin: bridge, macvlan, ...), and takes it out again.
+// It picks the file as libcni's ConfFiles does (symlinks included), edits a symlink's target in
+// place, and writes atomically (WriteAtomic, which the installer also uses for the binary).
 //
 // It edits the file's text in place instead of decoding it into structs and encoding it back, so
 // everything it does not need to touch stays byte for byte: unknown fields, key order, number

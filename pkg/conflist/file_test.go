@@ -7,6 +7,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/containernetworking/cni/libcni"
+
+	"github.com/ndp-announce/ndp-announce/internal/filetest"
 )
 
 const bridgeList = `{
@@ -19,38 +23,11 @@ const bridgeList = `{
 }
 `
 
-func writeFile(t *testing.T, path, data string, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
-}
+var (
+	writeFile = filetest.Write
+	readFile  = filetest.Read
+	dirNames  = filetest.Names
+)
 
 func TestChainFileInPlaceWithBackup(t *testing.T) {
 	dir := t.TempDir()
@@ -148,7 +125,7 @@ func TestChainFileRefusesWithoutChanging(t *testing.T) {
 	ptpList := `{"name": "p", "plugins": [{"type": "ptp"}]}`
 	writeFile(t, ptp, ptpList, 0o644)
 	_, err := ChainFile(ptp, ndpa)
-	if err == nil || !strings.Contains(err.Error(), ptp) || !strings.Contains(err.Error(), `no "bridge" plugin`) {
+	if err == nil || !strings.Contains(err.Error(), ptp) || !strings.Contains(err.Error(), "no plugin that ndp-announce can follow") {
 		t.Errorf("ChainFile without bridge: err %v, want the file name and no bridge", err)
 	}
 	if readFile(t, ptp) != ptpList {
@@ -174,4 +151,144 @@ func TestDefaultFile(t *testing.T) {
 	if _, err := DefaultFile(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no .conf, .conflist, .json file") {
 		t.Errorf("DefaultFile of an empty dir: err %v", err)
 	}
+}
+
+// DefaultFile picks what containerd and CRI-O load: libcni's ConfFiles, sorted, first. Symlinks are
+// entries like any other, whatever they point to.
+func TestDefaultFileIsLibcnisFirst(t *testing.T) {
+	elsewhere := t.TempDir()
+	writeFile(t, filepath.Join(elsewhere, "bridge.conflist"), bridgeList, 0o644)
+	for _, tt := range []struct {
+		name  string
+		build func(dir string)
+	}{
+		{"a symlink sorts before a regular file", func(dir string) {
+			symlink(t, filepath.Join(elsewhere, "bridge.conflist"), filepath.Join(dir, "10-bridge.conflist"))
+			writeFile(t, filepath.Join(dir, "20-other.conflist"), bridgeList, 0o644)
+		}},
+		{"only a symlink, relative", func(dir string) {
+			symlink(t, "../"+filepath.Base(elsewhere)+"/bridge.conflist", filepath.Join(dir, "10-bridge.conflist"))
+		}},
+		{"a symlink to a directory counts, as in libcni", func(dir string) {
+			symlink(t, elsewhere, filepath.Join(dir, "05-dir.conf"))
+			writeFile(t, filepath.Join(dir, "10-a.conflist"), bridgeList, 0o644)
+		}},
+		{"a dangling symlink counts too", func(dir string) {
+			symlink(t, filepath.Join(elsewhere, "missing.conf"), filepath.Join(dir, "01-gone.conf"))
+			writeFile(t, filepath.Join(dir, "10-a.conflist"), bridgeList, 0o644)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(filepath.Dir(elsewhere), strings.ReplaceAll(tt.name, " ", "-"))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tt.build(dir)
+			files, err := libcni.ConfFiles(dir, Extensions)
+			if err != nil || len(files) == 0 {
+				t.Fatalf("libcni.ConfFiles = %v, %v", files, err)
+			}
+			sort.Strings(files)
+			if got, err := DefaultFile(dir); err != nil || got != files[0] {
+				t.Errorf("DefaultFile = %q, %v; libcni loads %q first", got, err, files[0])
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A symlinked conflist: its target is edited in place, with the backup next to the target, and the
+// link stays a link. Naming the link or the target does the same.
+func TestChainFileFollowsSymlink(t *testing.T) {
+	confDir, store := t.TempDir(), t.TempDir()
+	target := filepath.Join(store, "bridge.conflist")
+	writeFile(t, target, bridgeList, 0o600)
+	link := filepath.Join(confDir, "10-bridge.conflist")
+	symlink(t, "../"+filepath.Base(store)+"/bridge.conflist", link)
+
+	res, err := ChainFile(link, ndpa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Path != target || res.Link != link || res.Backup != target+BackupSuffix {
+		t.Fatalf("ChainFile = %+v, want Path %s, Link %s, Backup next to the target", res, target, link)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a symlink: %v %v", link, fi.Mode(), err)
+	}
+	assertLoads(t, []byte(readFile(t, link)), "ndp-announce")
+	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o600 {
+		t.Errorf("target mode %v, want the original 0600", fi.Mode().Perm())
+	}
+	if names := dirNames(t, confDir); !reflect.DeepEqual(names, []string{"10-bridge.conflist"}) {
+		t.Errorf("conf dir holds %v: the backup or a temporary went next to the link", names)
+	}
+	if names := dirNames(t, store); !reflect.DeepEqual(names, []string{"bridge.conflist", "bridge.conflist" + BackupSuffix}) {
+		t.Errorf("target dir holds %v, want the target and its backup", names)
+	}
+	if again, err := ChainFile(link, ndpa); err != nil || again.Changed {
+		t.Errorf("second ChainFile = %+v, %v; want unchanged", again, err)
+	}
+
+	un, err := UnchainFile(link, "ndp-announce")
+	if err != nil || !un.Changed || un.Path != target {
+		t.Fatalf("UnchainFile = %+v, %v", un, err)
+	}
+	if got := readFile(t, link); got != bridgeList {
+		t.Errorf("after UnchainFile the link reads %q, want the original", got)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("UnchainFile replaced the link: %v %v", fi.Mode(), err)
+	}
+}
+
+func TestChainFileSymlinkRefusals(t *testing.T) {
+	dir := t.TempDir()
+	conf := `{"cniVersion": "0.4.0", "name": "mynet", "type": "bridge"}`
+	writeFile(t, filepath.Join(dir, "real.conf"), conf, 0o644)
+	symlink(t, "real.conf", filepath.Join(dir, "10-mynet.conf"))
+	_, err := ChainFile(filepath.Join(dir, "10-mynet.conf"), ndpa)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "10-mynet.conf")+": a symlink to the single-plugin configuration") {
+		t.Errorf("ChainFile of a symlinked .conf: err %v, want a refusal naming the link", err)
+	}
+	symlink(t, "missing.conflist", filepath.Join(dir, "20-gone.conflist"))
+	if _, err := ChainFile(filepath.Join(dir, "20-gone.conflist"), ndpa); err == nil || !strings.Contains(err.Error(), "20-gone.conflist") {
+		t.Errorf("ChainFile of a dangling symlink: err %v, want one naming it", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, "d", filepath.Join(dir, "30-dir.conf"))
+	if _, err := ChainFile(filepath.Join(dir, "30-dir.conf"), ndpa); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("ChainFile of a symlink to a dir: err %v", err)
+	}
+	want := []string{"10-mynet.conf", "20-gone.conflist", "30-dir.conf", "d", "real.conf"}
+	if names := dirNames(t, dir); !reflect.DeepEqual(names, want) || readFile(t, filepath.Join(dir, "real.conf")) != conf {
+		t.Errorf("dir holds %v after refusals, want %v untouched", names, want)
+	}
+}
+
+// PrepareChain works the change out and writes nothing; Apply writes it.
+func TestPrepareChainWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "10-podnet.conflist")
+	writeFile(t, path, bridgeList, 0o644)
+	c, err := PrepareChain(path, ndpa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Result().Changed || readFile(t, path) != bridgeList || len(dirNames(t, dir)) != 1 {
+		t.Fatalf("PrepareChain = %+v and changed the dir (%v)", c.Result(), dirNames(t, dir))
+	}
+	res, err := c.Apply()
+	if err != nil || res.Backup == "" {
+		t.Fatalf("Apply = %+v, %v", res, err)
+	}
+	assertLoads(t, []byte(readFile(t, path)), "ndp-announce")
 }

@@ -11,8 +11,12 @@ import (
 type Options struct {
 	// Plugin is the JSON object to insert, e.g. {"type": "ndp-announce"}. It must have a "type".
 	Plugin []byte
-	// After is the type of the plugin it goes right after, e.g. "bridge".
-	After string
+	// After are the types of the plugins it may go right after, e.g. "bridge", "macvlan": it goes
+	// right after the first plugin of the list with one of these types that Accept takes.
+	After []string
+	// Accept, when set, vets a plugin of one of After's types, given its type and JSON object: an
+	// error says why this one cannot be followed (say, an ipvlan in l3 mode), and a refusal quotes it.
+	Accept func(typ string, plugin []byte) error
 }
 
 // Result is a patched configuration.
@@ -30,15 +34,15 @@ type Result struct {
 	Note string
 }
 
-// Chain inserts opts.Plugin right after the first plugin of type opts.After. It changes nothing when a
-// plugin of that type is already chained after it, and fails, changing nothing, when there is no
-// opts.After plugin or when the plugin is already there but before it.
+// Chain inserts opts.Plugin right after the first plugin it may follow (see Options). It changes
+// nothing when a plugin of that type is already chained after it, and fails, changing nothing, when
+// there is no plugin it may follow or when the plugin is already there but before it.
 func Chain(data []byte, opts Options) (Result, error) {
 	typ := pluginType(opts.Plugin)
 	if typ == "" {
 		return Result{}, fmt.Errorf("plugin to chain %s: not a JSON object with a \"type\"", opts.Plugin)
 	}
-	if opts.After == "" {
+	if len(opts.After) == 0 {
 		return Result{}, fmt.Errorf("chain %s: no plugin type to chain it after", typ)
 	}
 	f, err := parse(data)
@@ -50,20 +54,41 @@ func Chain(data []byte, opts Options) (Result, error) {
 	}
 
 	types := f.types()
-	after, existing := index(types, opts.After), index(types, typ)
+	after, rejected := f.follow(types, opts)
+	existing := index(types, typ)
 	switch {
 	case existing >= 0 && (after < 0 || existing > after):
 		return f.unchanged(fmt.Sprintf("%s already chained at plugins[%d]", typ, existing)), nil
 	case existing >= 0:
-		return Result{}, fmt.Errorf("%s is at plugins[%d], before %s at plugins[%d]: it only works after %s; move it by hand",
-			typ, existing, opts.After, after, opts.After)
+		return Result{}, fmt.Errorf("%s is at plugins[%d], before %s at plugins[%d]: it only works after it; move it by hand",
+			typ, existing, types[after], after)
 	case after < 0:
-		return Result{}, noAfterError(typ, opts.After, types)
+		return Result{}, noAfterError(typ, opts.After, types, rejected)
 	}
 
 	out := splice(f.data, f.insertion(after, opts.Plugin))
 	return Result{Data: out, Changed: true, Comments: f.comments,
-		Note: fmt.Sprintf("chained %s at plugins[%d], after %s", typ, after+1, opts.After)}, nil
+		Note: fmt.Sprintf("chained %s at plugins[%d], after %s", typ, after+1, types[after])}, nil
+}
+
+// follow is the index of the first plugin that opts allow to follow, -1 if none; rejected says why
+// Accept turned down the others of the right types.
+func (f *file) follow(types []string, opts Options) (int, []string) {
+	var rejected []string
+	for i, t := range types {
+		if index(opts.After, t) < 0 {
+			continue
+		}
+		if opts.Accept == nil {
+			return i, nil
+		}
+		err := opts.Accept(t, f.blanked[f.plugins[i].Start:f.plugins[i].End])
+		if err == nil {
+			return i, nil
+		}
+		rejected = append(rejected, fmt.Sprintf("plugins[%d] %s: %v", i, t, err))
+	}
+	return -1, rejected
 }
 
 // Unchain removes every plugin of type typ from the list, with the separator before it. A single-plugin
@@ -266,13 +291,18 @@ func (f *file) indentAt(ls int) string {
 // ConfListFromConf reads it: the list takes the plugin's cniVersion and name, the plugin keeps
 // everything it had, verbatim.
 func chainSingle(f *file, opts Options, typ string) (Result, error) {
-	own := pluginType(f.blanked[f.top.Start:f.top.End])
-	switch own {
-	case typ:
-		return Result{}, fmt.Errorf("the configuration is a single %s plugin, not a %s one: nothing to chain it after", typ, opts.After)
-	case opts.After:
-	default:
-		return Result{}, noAfterError(typ, opts.After, []string{own})
+	obj := f.blanked[f.top.Start:f.top.End]
+	own := pluginType(obj)
+	if own == typ {
+		return Result{}, fmt.Errorf("the configuration is a single %s plugin: nothing to chain it after", typ)
+	}
+	if index(opts.After, own) < 0 {
+		return Result{}, noAfterError(typ, opts.After, []string{own}, nil)
+	}
+	if opts.Accept != nil {
+		if err := opts.Accept(own, obj); err != nil {
+			return Result{}, noAfterError(typ, opts.After, []string{own}, []string{own + ": " + err.Error()})
+		}
 	}
 	var b strings.Builder
 	b.WriteString("{\n")
@@ -287,16 +317,20 @@ func chainSingle(f *file, opts Options, typ string) (Result, error) {
 	b.WriteString(indentJSON(opts.Plugin, "    "))
 	b.WriteString("\n  ]\n}\n")
 	return Result{Data: []byte(b.String()), Changed: true, Converted: true, Comments: f.comments,
-		Note: fmt.Sprintf("converted the single %s plugin to a list and chained %s after it", opts.After, typ)}, nil
+		Note: fmt.Sprintf("converted the single %s plugin to a list and chained %s after it", own, typ)}, nil
 }
 
-func noAfterError(typ, after string, types []string) error {
+func noAfterError(typ string, after, types, rejected []string) error {
 	found := strings.Join(types, ", ")
 	if found == "" {
 		found = "none"
 	}
-	return fmt.Errorf("no %q plugin in this configuration (plugin types: %s): %s only works chained after %s; pick the file of the network that uses %s",
-		after, found, typ, after, after)
+	why := ""
+	if len(rejected) > 0 {
+		why = " (" + strings.Join(rejected, "; ") + ")"
+	}
+	return fmt.Errorf("no plugin that %s can follow in this configuration (plugin types: %s)%s: %s chains after %s; pick the file of a network that uses one of them",
+		typ, found, why, typ, strings.Join(after, ", "))
 }
 
 func index(list []string, s string) int {

@@ -1,13 +1,58 @@
 package conflist
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/containernetworking/cni/libcni"
 )
 
-var ndpa = Options{Plugin: []byte(`{"type": "ndp-announce"}`), After: "bridge"}
+var ndpa = Options{Plugin: []byte(`{"type": "ndp-announce"}`), After: []string{"bridge"}}
+
+// anyOf follows several types, and turns down an ipvlan that is not in l2 mode.
+var anyOf = Options{Plugin: []byte(`{"type": "ndp-announce"}`), After: []string{"bridge", "macvlan", "ipvlan"},
+	Accept: func(typ string, obj []byte) error {
+		var p struct{ Mode string }
+		if err := json.Unmarshal(obj, &p); err != nil {
+			return err
+		}
+		if typ == "ipvlan" && p.Mode != "" && p.Mode != "l2" {
+			return fmt.Errorf("mode %q", p.Mode)
+		}
+		return nil
+	}}
+
+func TestChainAfterAnyOf(t *testing.T) {
+	tests := []struct{ name, in, want string }{{
+		name: "after the first plugin of any listed type, before the meta plugins",
+		in:   `{"name":"n","plugins":[{"type":"macvlan","master":"eth0"},{"type":"tuning"},{"type":"bridge"}]}`,
+		want: `{"name":"n","plugins":[{"type":"macvlan","master":"eth0"},{"type":"ndp-announce"},{"type":"tuning"},{"type":"bridge"}]}`,
+	}, {
+		name: "a candidate Accept turns down is skipped for the next one",
+		in:   `{"name":"n","plugins":[{"type":"ipvlan","mode":"l3"},{"type":"ipvlan","mode":"l2"}]}`,
+		want: `{"name":"n","plugins":[{"type":"ipvlan","mode":"l3"},{"type":"ipvlan","mode":"l2"},{"type":"ndp-announce"}]}`,
+	}, {
+		name: "a single plugin of a listed type becomes a list",
+		in:   `{"cniVersion":"0.4.0","name":"n","type":"ipvlan","master":"eth0"}`,
+		want: "{\n  \"cniVersion\": \"0.4.0\",\n  \"name\": \"n\",\n  \"plugins\": [\n    {\"cniVersion\":\"0.4.0\",\"name\":\"n\",\"type\":\"ipvlan\",\"master\":\"eth0\"},\n    {\n      \"type\": \"ndp-announce\"\n    }\n  ]\n}\n",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Chain([]byte(tt.in), anyOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Data) != tt.want {
+				t.Fatalf("got\n%s\nwant\n%s", res.Data, tt.want)
+			}
+			if _, err := libcni.ConfListFromBytes(res.Data); err != nil {
+				t.Errorf("libcni cannot load the output: %v", err)
+			}
+		})
+	}
+}
 
 func TestChain(t *testing.T) {
 	tests := []struct {
@@ -189,12 +234,22 @@ func TestChainRefuses(t *testing.T) {
 		name:    "no bridge: says which types it found and why it stops",
 		in:      `{"name":"n","plugins":[{"type":"ptp"},{"type":"portmap"}]}`,
 		opts:    ndpa,
-		wantErr: []string{`no "bridge" plugin`, "ptp, portmap", "ndp-announce only works chained after bridge"},
+		wantErr: []string{"no plugin that ndp-announce can follow", "plugin types: ptp, portmap", "ndp-announce chains after bridge;"},
 	}, {
 		name:    "single plugin of another type",
 		in:      `{"cniVersion":"1.0.0","name":"n","type":"macvlan","master":"eth0"}`,
 		opts:    ndpa,
-		wantErr: []string{`no "bridge" plugin`, "macvlan"},
+		wantErr: []string{"no plugin that ndp-announce can follow", "plugin types: macvlan"},
+	}, {
+		name:    "every candidate turned down by Accept: each reason quoted",
+		in:      `{"name":"n","plugins":[{"type":"ipvlan","mode":"l3"},{"type":"portmap"}]}`,
+		opts:    anyOf,
+		wantErr: []string{"plugin types: ipvlan, portmap", `plugins[0] ipvlan: mode "l3"`, "chains after bridge, macvlan, ipvlan"},
+	}, {
+		name:    "a single plugin turned down by Accept",
+		in:      `{"name":"n","type":"ipvlan","mode":"l3s"}`,
+		opts:    anyOf,
+		wantErr: []string{"plugin types: ipvlan", `mode "l3s"`},
 	}, {
 		name:    "a Multus configuration",
 		in:      `{"cniVersion":"0.3.1","name":"multus-cni-network","type":"multus","delegates":[{"type":"bridge"}]}`,
@@ -233,7 +288,7 @@ func TestChainRefuses(t *testing.T) {
 	}, {
 		name:    "plugin to insert has no type",
 		in:      `{"name":"n","plugins":[{"type":"bridge"}]}`,
-		opts:    Options{Plugin: []byte(`{"logFile":"/x"}`), After: "bridge"},
+		opts:    Options{Plugin: []byte(`{"logFile":"/x"}`), After: []string{"bridge"}},
 		wantErr: []string{`not a JSON object with a "type"`},
 	}}
 	for _, tt := range tests {
@@ -252,7 +307,7 @@ func TestChainRefuses(t *testing.T) {
 }
 
 func TestChainPluginConfigIsInserted(t *testing.T) {
-	opts := Options{Plugin: []byte(`{"type":"ndp-announce","logFile":"/var/log/ndp-announce.log","advertiseCount":2}`), After: "bridge"}
+	opts := Options{Plugin: []byte(`{"type":"ndp-announce","logFile":"/var/log/ndp-announce.log","advertiseCount":2}`), After: []string{"bridge"}}
 	res, err := Chain([]byte(`{"name":"n","plugins":[{"type":"bridge"}]}`), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/ndp-announce/ndp-announce/pkg/installer"
 )
 
 // Version is stamped by the Makefile (-ldflags -X main.Version=...).
@@ -25,8 +27,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == announceSubcommand {
 		os.Exit(announceMain(os.Args[2:]))
 	}
-	if code, ok := installSubcommandMain(os.Args); ok {
-		os.Exit(code)
+	if len(os.Args) > 1 && installer.IsCommand(os.Args[1]) {
+		os.Exit(installer.Main(os.Args[1], os.Args[2:], installer.Env{
+			Version: Version, ValidatePluginConfig: validatePluginConfig}))
 	}
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    cmdAdd,

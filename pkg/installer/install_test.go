@@ -1,9 +1,10 @@
-package main
+package installer
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,15 +12,32 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ndp-announce/ndp-announce/internal/filetest"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// node is a fake node: a CNI bin dir, a conf dir with a bridge conflist, and a "binary" to install.
-func fakeNode(t *testing.T) (opts installOptions, conf string) {
+// testEnv stands for what the main package injects: a validation that refuses what ADD would
+// (here: any advertiseCount but the default's range, enough to see it called).
+var testEnv = Env{Version: "test", ValidatePluginConfig: func(raw []byte) error {
+	var c struct {
+		AdvertiseCount *int `json:"advertiseCount"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return err
+	}
+	if c.AdvertiseCount != nil && (*c.AdvertiseCount < 0 || *c.AdvertiseCount > 3) {
+		return fmt.Errorf("advertiseCount: %d is out of range 0-3", *c.AdvertiseCount)
+	}
+	return nil
+}}
+
+// fakeNode is a fake node: a CNI bin dir, a conf dir with a bridge conflist, and a "binary" to install.
+func fakeNode(t *testing.T) (opts Options, conf string) {
 	t.Helper()
 	root := t.TempDir()
-	opts = installOptions{
+	opts = Options{
 		BinDir:       filepath.Join(root, "bin"),
 		ConfDir:      filepath.Join(root, "net.d"),
 		PluginConfig: `{"type":"ndp-announce","logFile":"/var/log/ndp-announce.log"}`,
@@ -49,7 +67,7 @@ func TestInstallUninstall(t *testing.T) {
 	}
 
 	for i := 0; i < 2; i++ { // the second run must find everything in place and change nothing
-		if err := install(opts, quietLog()); err != nil {
+		if err := install(opts, testEnv, quietLog()); err != nil {
 			t.Fatalf("install #%d: %v", i+1, err)
 		}
 		if got, _ := os.ReadFile(bin); string(got) != "binary v2" {
@@ -84,7 +102,7 @@ func TestInstallUninstall(t *testing.T) {
 
 func TestUninstallKeepBinary(t *testing.T) {
 	opts, _ := fakeNode(t)
-	if err := install(opts, quietLog()); err != nil {
+	if err := install(opts, testEnv, quietLog()); err != nil {
 		t.Fatal(err)
 	}
 	opts.KeepBinary = true
@@ -96,23 +114,12 @@ func TestUninstallKeepBinary(t *testing.T) {
 	}
 }
 
-func TestInstallWithoutBridgeFailsAndNamesTheFile(t *testing.T) {
-	opts, conf := fakeNode(t)
-	if err := os.WriteFile(conf, []byte(`{"cniVersion":"1.0.0","name":"podnet","plugins":[{"type":"calico"}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err := install(opts, quietLog())
-	if err == nil || !strings.Contains(err.Error(), conf) || !strings.Contains(err.Error(), "calico") {
-		t.Fatalf("install = %v, want an error naming %s and the plugin found", err, conf)
-	}
-}
-
 func TestInstallLoopStopsOnContext(t *testing.T) {
 	opts, _ := fakeNode(t)
 	opts.Interval = 1e6 // 1 ms
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := installLoop(ctx, opts, quietLog()); err != nil {
+	if err := installLoop(ctx, opts, testEnv, quietLog()); err != nil {
 		t.Fatalf("installLoop: %v", err)
 	}
 }
@@ -135,18 +142,18 @@ func TestParseInstallFlags(t *testing.T) {
 		{"uninstall", []string{"extra"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {
-		_, err := parseInstallFlags(tt.cmd, tt.args, io.Discard)
+		_, err := parseFlags(tt.cmd, tt.args, io.Discard, testEnv.ValidatePluginConfig)
 		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("%s %q: err %v, want %q", tt.cmd, tt.args, err, tt.wantErr)
 		}
 	}
 }
 
-func TestSubcommandDispatch(t *testing.T) {
+func TestIsCommand(t *testing.T) {
 	// Runtimes run a plugin with no arguments; the announcer has its own argument.
-	for _, argv := range [][]string{{"ndp-announce"}, {"ndp-announce", announceSubcommand}, {"ndp-announce", "--help"}} {
-		if _, ok := installSubcommandMain(argv); ok {
-			t.Errorf("%q was taken for install/uninstall", argv)
+	for arg, want := range map[string]bool{"install": true, "uninstall": true, "": false, "__announce": false, "--help": false, "Install": false} {
+		if got := IsCommand(arg); got != want {
+			t.Errorf("IsCommand(%q) = %v, want %v", arg, got, want)
 		}
 	}
 }
@@ -179,7 +186,7 @@ func TestManifestCommandsParse(t *testing.T) {
 				t.Errorf("%s:%d: command %q does not run /ndp-announce SUBCOMMAND", f, i+1, argv)
 				continue
 			}
-			opts, err := parseInstallFlags(argv[1], argv[2:], io.Discard)
+			opts, err := parseFlags(argv[1], argv[2:], io.Discard, testEnv.ValidatePluginConfig)
 			if err != nil {
 				t.Errorf("%s:%d: %q: %v", f, i+1, argv, err)
 				continue
@@ -192,20 +199,9 @@ func TestManifestCommandsParse(t *testing.T) {
 			seen[argv[1]] = true
 		}
 	}
-	if !seen[installSubcommand] || !seen[uninstallSubcommand] {
+	if !seen[InstallCommand] || !seen[UninstallCommand] {
 		t.Errorf("manifests run %v, want both install and uninstall", seen)
 	}
 }
 
-func listDir(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
+var listDir = filetest.Names
