@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -155,52 +154,6 @@ func TestIsCommand(t *testing.T) {
 		if got := IsCommand(arg); got != want {
 			t.Errorf("IsCommand(%q) = %v, want %v", arg, got, want)
 		}
-	}
-}
-
-// The manifests in deploy/kubernetes run the binary with these flags: they must parse, and the
-// DaemonSet must mount the host paths they name.
-func TestManifestCommandsParse(t *testing.T) {
-	files, err := filepath.Glob("../../deploy/kubernetes/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests found: %v", err)
-	}
-	commandLine := regexp.MustCompile(`^\s*(?:command|args):\s*(\[.*\])\s*$`)
-	seen := map[string]bool{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range strings.Split(string(data), "\n") {
-			m := commandLine.FindStringSubmatch(line)
-			if m == nil {
-				continue
-			}
-			var argv []string
-			if err := json.Unmarshal([]byte(m[1]), &argv); err != nil {
-				t.Errorf("%s:%d: command is not a one-line JSON list: %v", f, i+1, err)
-				continue
-			}
-			if len(argv) < 2 || argv[0] != "/ndp-announce" {
-				t.Errorf("%s:%d: command %q does not run /ndp-announce SUBCOMMAND", f, i+1, argv)
-				continue
-			}
-			opts, err := parseFlags(argv[1], argv[2:], io.Discard, testEnv.ValidatePluginConfig)
-			if err != nil {
-				t.Errorf("%s:%d: %q: %v", f, i+1, argv, err)
-				continue
-			}
-			for _, dir := range []string{opts.BinDir, opts.ConfDir} {
-				if !strings.Contains(string(data), "mountPath: "+dir+"\n") {
-					t.Errorf("%s:%d: %s is not a mountPath in the manifest", f, i+1, dir)
-				}
-			}
-			seen[argv[1]] = true
-		}
-	}
-	if !seen[InstallCommand] || !seen[UninstallCommand] {
-		t.Errorf("manifests run %v, want both install and uninstall", seen)
 	}
 }
 
