@@ -67,67 +67,102 @@ func Add(ctx context.Context, s Spec) (*Attachment, error) {
 		return nil, err
 	}
 	defer hh.Close()
-	cns, err := openNS(p.NetNS)
+	c, err := openHandle(Target{NetNS: p.NetNS, IfName: p.DstName, HostNetNS: p.HostNetNS})
 	if err != nil {
 		return nil, err
 	}
-	defer cns.Close()
-	ch, err := cns.handle()
-	if err != nil {
-		return nil, err
-	}
-	defer ch.Close()
+	defer c.Close()
 
 	link, err := linkByName(hh, hns, p.SrcName)
 	if err != nil {
 		return nil, err
 	}
-	if err := hh.LinkSetNsFd(link, int(cns.fd)); err != nil {
-		return nil, fmt.Errorf("move %s from %s to %s: %w", p.SrcName, hns, cns, err)
+	if err := hh.LinkSetNsFd(link, int(c.ns.fd)); err != nil {
+		return nil, fmt.Errorf("move %s from %s to %s: %w", p.SrcName, hns, c.ns, err)
 	}
-	a, err := configure(ch, cns, p)
+	a, err := configure(c, p)
 	if err != nil {
-		if rerr := moveBack(ch, cns, hns, p.Spec, p.DstName); rerr != nil {
+		if rerr := moveBack(c.h, c.ns, hns, p.Spec, p.DstName); rerr != nil {
 			p.logger().Error("could not return link to the host netns after a failed attach",
 				"link", p.SrcName, "netns", p.NetNS, "error", rerr, "cause", err)
 		}
 		return nil, err
 	}
-	var mcastRouteOK bool
-	a.Waits, mcastRouteOK = waitReady(ctx, p, a)
-	a.announce(ctx, p, mcastRouteOK)
+	a.announce(ctx, c, p)
 	return a, nil
 }
 
 // configure does everything between the move and the waits; its error
 // makes Add move the link back.
-func configure(h *netlink.Handle, r nsRef, p plan) (*Attachment, error) {
-	t := Target{NetNS: p.NetNS, IfName: p.DstName, HostNetNS: p.HostNetNS}
+func configure(c *Handle, p plan) (*Attachment, error) {
 	fail := func(op string, err error) (*Attachment, error) {
-		return nil, fmt.Errorf("attach %s as %s in %s: %s: %w", p.SrcName, p.DstName, r, op, err)
+		return nil, fmt.Errorf("attach %s as %s in %s: %s: %w", p.SrcName, p.DstName, c.ns, op, err)
 	}
-	link, err := linkByName(h, r, p.SrcName)
+	link, err := linkByName(c.h, c.ns, p.SrcName)
 	if err != nil {
 		return fail("find moved link", err)
 	}
+	if err := setLink(c, link, p); err != nil {
+		return fail("configure", err)
+	}
+	if err := c.readLink(); err != nil {
+		return fail("read back", err)
+	}
+	// The plugin's steps from here on: sysctls, IPv6 off where unused.
+	cfg, err := c.Configure(ConfigureOptions{Sysctls: p.sysctls, DisableUnusedIPv6: !p.KeepUnusedIPv6, Addrs: p.Addrs})
+	if err != nil {
+		return fail("apply sysctls", err)
+	}
+	if len(cfg.Missing4) > 0 {
+		return fail("check addresses", fmt.Errorf("IPv4 addresses %v are gone", cfg.Missing4))
+	}
+	if len(cfg.Dropped) > 0 {
+		p.logger().Info("IPv6 addresses removed by sysctls", "link", p.DstName, "netns", p.NetNS, "dropped", cfg.Dropped)
+	}
+	if err := c.h.LinkSetUp(c.link); err != nil {
+		return fail("set up", err)
+	}
+	// Routes need the link up.
+	index := c.link.Attrs().Index
+	for _, rt := range routesFor(p.Routes, hasIPv6(cfg.Addrs)) {
+		route := &netlink.Route{LinkIndex: index, Scope: netlink.SCOPE_LINK, Dst: prefixToIPNet(rt.Masked())}
+		if err := c.h.RouteAdd(route); err != nil {
+			return fail("add route "+rt.String(), err)
+		}
+	}
+	if err := c.readLink(); err != nil {
+		return fail("read back", err)
+	}
+	return &Attachment{
+		Spec:    p.Spec,
+		Index:   index,
+		MAC:     c.link.Attrs().HardwareAddr,
+		Addrs:   cfg.Addrs,
+		Dropped: cfg.Dropped,
+	}, nil
+}
+
+// setLink renames the moved link and sets its MAC, addresses and master,
+// with IPv6 on first when it gets IPv6 addresses (they cannot be added
+// otherwise). The link stays down.
+func setLink(c *Handle, link netlink.Link, p plan) error {
+	h := c.h
 	if err := h.LinkSetDown(link); err != nil {
-		return fail("set down", err)
+		return fmt.Errorf("set down: %w", err)
 	}
 	if p.DstName != p.SrcName {
 		if err := h.LinkSetName(link, p.DstName); err != nil {
-			return fail("rename", err)
+			return fmt.Errorf("rename: %w", err)
 		}
 	}
 	if p.MAC != nil {
 		if err := h.LinkSetHardwareAddr(link, p.MAC); err != nil {
-			return fail("set MAC "+p.MAC.String(), err)
+			return fmt.Errorf("set MAC %s: %w", p.MAC, err)
 		}
 	}
-	// IPv6 must be on before IPv6 addresses can be added, and off on an
-	// IPv4-only interface (see Spec.KeepUnusedIPv6).
-	if p.hasIPv6 || !p.KeepUnusedIPv6 {
-		if _, err := SetIPv6Disabled(t, !p.hasIPv6); err != nil {
-			return fail("set disable_ipv6", err)
+	if p.hasIPv6 {
+		if _, err := sysctl.ApplyIn(c, p.DstName, []sysctl.Entry{enableIPv6}); err != nil {
+			return fmt.Errorf("enable IPv6: %w", err)
 		}
 	}
 	for _, a := range p.Addrs {
@@ -136,88 +171,34 @@ func configure(h *netlink.Handle, r nsRef, p plan) (*Attachment, error) {
 			flags = unix.IFA_F_NODAD
 		}
 		if err := h.AddrAdd(link, &netlink.Addr{IPNet: prefixToIPNet(a), Flags: flags}); err != nil {
-			return fail("add address "+a.String(), err)
+			return fmt.Errorf("add address %s: %w", a, err)
 		}
 	}
 	if p.Master != "" {
-		master, err := linkByName(h, r, p.Master)
+		master, err := linkByName(h, c.ns, p.Master)
 		if err != nil {
-			return fail("find master", err)
+			return fmt.Errorf("find master: %w", err)
 		}
 		if err := h.LinkSetMasterByIndex(link, master.Attrs().Index); err != nil {
-			return fail("set master "+p.Master, err)
+			return fmt.Errorf("set master %s: %w", p.Master, err)
 		}
 	}
 	for _, a := range p.LinkLocal {
 		if err := h.AddrAdd(link, &netlink.Addr{IPNet: prefixToIPNet(a)}); err != nil {
-			return fail("add link-local address "+a.String(), err)
+			return fmt.Errorf("add link-local address %s: %w", a, err)
 		}
 	}
-	if _, err := sysctl.Apply(p.NetNS, p.DstName, p.sysctls); err != nil {
-		return fail("apply sysctls", err)
-	}
-	// A sysctl (disable_ipv6=1) may have removed IPv6 addresses.
-	var dropped []netip.Prefix
-	if p.hasIPv6 {
-		missing, err := MissingAddrs(t, p.Addrs)
-		if err != nil {
-			return fail("check addresses", err)
-		}
-		for _, m := range missing {
-			if m.Addr().Unmap().Is6() {
-				dropped = append(dropped, m)
-			} else {
-				return fail("check addresses", fmt.Errorf("IPv4 address %s is gone", m))
-			}
-		}
-		if len(dropped) > 0 {
-			p.logger().Info("IPv6 addresses removed by sysctls", "link", p.DstName, "netns", p.NetNS, "dropped", dropped)
-		}
-	}
-	addrs := removePrefixes(p.Addrs, dropped)
+	return nil
+}
 
-	if err := h.LinkSetUp(link); err != nil {
-		return fail("set up", err)
-	}
-	// Routes need the link up.
-	index := link.Attrs().Index
-	for _, rt := range routesFor(p.Routes, hasIPv6(addrs)) {
-		route := &netlink.Route{LinkIndex: index, Scope: netlink.SCOPE_LINK, Dst: prefixToIPNet(rt.Masked())}
-		if err := h.RouteAdd(route); err != nil {
-			return fail("add route "+rt.String(), err)
-		}
-	}
-	fresh, err := h.LinkByIndex(index)
+// enableIPv6 turns IPv6 on for a link that gets IPv6 addresses.
+var enableIPv6 = func() sysctl.Entry {
+	e, err := sysctl.Parse("net.ipv6.conf.IFNAME.disable_ipv6=0")
 	if err != nil {
-		return fail("read back", err)
+		panic(err)
 	}
-	spec := p.Spec
-	return &Attachment{
-		Spec:    spec,
-		Index:   index,
-		MAC:     fresh.Attrs().HardwareAddr,
-		Addrs:   addrs,
-		Dropped: dropped,
-	}, nil
-}
-
-// waitReady runs Add's waits and logs each result. mcastRouteOK is false
-// when the ff02::1 route wait ran and was not met, or could not run because
-// the link never came up.
-func waitReady(ctx context.Context, p plan, a *Attachment) (res []WaitResult, mcastRouteOK bool) {
-	t := Target{NetNS: p.NetNS, IfName: p.DstName, HostNetNS: p.HostNetNS}
-	var v6 []netip.Addr
-	for _, pfx := range a.Addrs {
-		if pfx.Addr().Is6() {
-			v6 = append(v6, pfx.Addr())
-		}
-	}
-	res, mcastRouteOK = WaitReady(ctx, t, p.Waits, v6)
-	for _, r := range res {
-		p.logger().Debug("wait", "result", r)
-	}
-	return res, mcastRouteOK
-}
+	return e
+}()
 
 // Remove stops the background announcements, waiting until they have ended
 // and their sockets are closed, then moves the link back to the host netns
@@ -266,13 +247,10 @@ func moveBack(h *netlink.Handle, cns, hns nsRef, s Spec, curName string) error {
 			return fmt.Errorf("rename %s back to %s in %s: %w", link.Attrs().Name, s.SrcName, cns, err)
 		}
 	}
-	hostFD, err := hns.nsFD()
-	if err != nil {
-		return fmt.Errorf("open %s: %w", hns, err)
-	}
-	defer hostFD.Close()
-	if err := h.LinkSetNsFd(link, int(hostFD)); err != nil {
-		return fmt.Errorf("move %s from %s to %s: %w", s.SrcName, cns, hns, err)
-	}
-	return nil
+	return hns.withFD(func(fd int) error {
+		if err := h.LinkSetNsFd(link, fd); err != nil {
+			return fmt.Errorf("move %s from %s to %s: %w", s.SrcName, cns, hns, err)
+		}
+		return nil
+	})
 }

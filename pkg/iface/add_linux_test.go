@@ -60,7 +60,7 @@ func TestAddRemove(t *testing.T) {
 		Routes:    prefixes("0.0.0.0/0", "198.51.100.128/25", "2001:db8::8000:0/97"),
 		Master:    "cbr0",
 		Sysctls:   []string{"net.ipv4.conf.IFNAME.arp_notify=1"},
-		Waits:     WaitTimeouts{LinkUp: 3 * time.Second, BridgePort: 3 * time.Second, McastRoute: 3 * time.Second},
+		Waits:     WaitTimeouts{LinkUp: 3 * time.Second, BridgePort: 3 * time.Second, McastRoute: 3 * time.Second, DAD: 3 * time.Second},
 	}
 	a, err := Add(context.Background(), spec)
 	if err != nil {

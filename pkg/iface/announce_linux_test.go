@@ -109,7 +109,7 @@ func (b *announceBed) spec(a Announcement) Spec {
 		SrcName: "vsrc", DstName: "net1", NetNS: b.ctr.Path(), HostNetNS: b.host.Path(),
 		MAC:      newMAC,
 		Addrs:    []netip.Prefix{ctrV4, ctrV6},
-		Waits:    WaitTimeouts{LinkUp: 3 * time.Second, BridgePort: 3 * time.Second, McastRoute: 3 * time.Second},
+		Waits:    WaitTimeouts{LinkUp: 3 * time.Second, BridgePort: 3 * time.Second, McastRoute: 3 * time.Second, DAD: 3 * time.Second},
 		Announce: a,
 	}
 }
@@ -454,7 +454,7 @@ func TestAddAnnounceWithoutCarrier(t *testing.T) {
 		waits := WaitTimeouts{LinkUp: 50 * time.Millisecond, BridgePort: 50 * time.Millisecond, McastRoute: 50 * time.Millisecond}
 		if !waited {
 			name = "no waits"
-			waits = WaitTimeouts{LinkUp: -1, BridgePort: -1, McastRoute: -1}
+			waits = WaitTimeouts{}
 		}
 		t.Run(name, func(t *testing.T) {
 			tb := newAddBed(t)

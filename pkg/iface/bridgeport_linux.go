@@ -77,59 +77,28 @@ func (c *rawLinks) get(index int32) (linkMsg, error) {
 // peer is not in the host netns, the peer has no master or its master is not
 // a bridge, or the bridge runs STP. When the port already forwards it costs
 // three netlink round trips (link, nsid, peer) and no subscription.
-func WaitBridgePort(ctx context.Context, t Target) WaitResult {
+func (c *Handle) WaitBridgePort(ctx context.Context) WaitResult {
 	w := startWait(CondBridgePort, "")
-	c, err := openLink(t)
-	if err != nil {
-		return w.done(false, err)
+	if skip := c.vethSkip(); skip != "" {
+		return w.skip(skip)
 	}
-	defer c.Close()
-	a := c.link.Attrs()
-	switch {
-	case c.link.Type() != "veth":
-		return w.skip("not a veth")
-	case a.ParentIndex <= 0:
-		return w.skip("veth peer index unknown")
-	case a.NetNsID < 0:
-		// No link-netnsid: the peer is in the container's own netns.
-		return w.skip("peer not in host netns")
-	}
-
-	// The peer's ifindex only means something in the netns the link-netnsid
-	// names. Ask the container netns which nsid it gives the host netns.
-	hns, err := openNS(t.HostNetNS)
+	hns, err := openNS(c.HostNetNS)
 	if err != nil {
 		return w.done(false, err)
 	}
 	defer hns.Close()
-	hostFD, err := hns.nsFD()
-	if err != nil {
-		return w.done(false, fmt.Errorf("open %s: %w", hns, err))
-	}
-	hostNSID, err := c.h.GetNetNsIdByFd(int(hostFD))
-	hostFD.Close()
-	if err != nil {
-		return w.done(false, fmt.Errorf("get nsid of %s in %s: %w", hns, c.ns, err))
-	}
-	if hostNSID != a.NetNsID {
-		return w.skip("peer not in host netns")
-	}
-
 	links, err := openRawLinks(hns)
 	if err != nil {
 		return w.done(false, err)
 	}
 	defer links.Close()
-	peerIndex := int32(a.ParentIndex)
-	peer, err := links.get(peerIndex)
-	if err != nil {
-		return w.done(false, fmt.Errorf("veth %s peer: %w", t.IfName, err))
-	}
+	peer, skip, err := c.bridgePeer(hns, links)
 	w.res.Interface = peer.Name
-	if peer.Kind != "veth" || peer.PeerIndex != int32(a.Index) {
-		// The nsid matched, so this cannot happen unless the links changed
-		// under us; don't wait on an unrelated interface.
-		return w.skip("peer not in host netns")
+	switch {
+	case err != nil:
+		return w.done(false, err)
+	case skip != "":
+		return w.skip(skip)
 	}
 	fwd, state, skip := portStep(peer)
 	w.res.LastState = state
@@ -139,7 +108,6 @@ func WaitBridgePort(ctx context.Context, t Target) WaitResult {
 	case fwd:
 		return w.done(true, nil)
 	}
-
 	br, err := links.get(peer.Master)
 	if err != nil {
 		return w.done(false, fmt.Errorf("bridge of %s: %w", peer.Name, err))
@@ -149,9 +117,9 @@ func WaitBridgePort(ctx context.Context, t Target) WaitResult {
 	}
 
 	check := func() (bool, error) {
-		p, err := links.get(peerIndex)
+		p, err := links.get(peer.Index)
 		if err != nil {
-			return false, fmt.Errorf("veth %s peer: %w", t.IfName, err)
+			return false, fmt.Errorf("veth %s peer: %w", c.IfName, err)
 		}
 		fwd, state, skip := portStep(p)
 		w.res.LastState = state
@@ -162,9 +130,59 @@ func WaitBridgePort(ctx context.Context, t Target) WaitResult {
 		}
 		return fwd, nil
 	}
-	met, err := watch(ctx, hns, int(peerIndex), check, unix.RTNLGRP_LINK)
+	met, err := watch(ctx, hns, int(peer.Index), check, unix.RTNLGRP_LINK)
 	if w.res.Skipped != "" {
 		return w.skip(w.res.Skipped)
 	}
 	return w.done(met, err)
+}
+
+// vethSkip says why the interface cannot be a veth with its peer on a
+// bridge in another netns, from what Open read: no netlink call.
+func (c *Handle) vethSkip() string {
+	a := c.link.Attrs()
+	switch {
+	case c.link.Type() != "veth":
+		return "not a veth"
+	case a.ParentIndex <= 0:
+		return "veth peer index unknown"
+	case a.NetNsID < 0:
+		// No link-netnsid: the peer is in the container's own netns.
+		return "peer not in host netns"
+	}
+	return ""
+}
+
+// bridgePeer finds the host-side peer of the veth, or says why there is
+// none to wait for (skip).
+func (c *Handle) bridgePeer(hns nsRef, links *rawLinks) (peer linkMsg, skip string, err error) {
+	a := c.link.Attrs()
+	// The peer's ifindex only means something in the netns the link-netnsid
+	// names. Ask the container netns which nsid it gives the host netns.
+	var hostNSID int
+	err = hns.withFD(func(fd int) (err error) {
+		hostNSID, err = c.h.GetNetNsIdByFd(fd)
+		return err
+	})
+	if err != nil {
+		return peer, "", fmt.Errorf("get nsid of %s in %s: %w", hns, c.ns, err)
+	}
+	if hostNSID != a.NetNsID {
+		return peer, "peer not in host netns", nil
+	}
+	peer, err = links.get(int32(a.ParentIndex))
+	if err != nil {
+		return peer, "", fmt.Errorf("veth %s peer: %w", c.IfName, err)
+	}
+	if peer.Kind != "veth" || peer.PeerIndex != int32(a.Index) {
+		// The nsid matched, so this cannot happen unless the links changed
+		// under us; don't wait on an unrelated interface.
+		return peer, "peer not in host netns", nil
+	}
+	return peer, "", nil
+}
+
+// WaitBridgePort opens t for one wait; see Handle.WaitBridgePort.
+func WaitBridgePort(ctx context.Context, t Target) WaitResult {
+	return withHandle(t, CondBridgePort, "", func(c *Handle) WaitResult { return c.WaitBridgePort(ctx) })
 }

@@ -13,13 +13,8 @@ import (
 // returns after one netlink round trip. Otherwise it subscribes to link
 // events in the container netns, re-reads the link, and re-checks on every
 // event for the link and every pollInterval.
-func WaitLinkUp(ctx context.Context, t Target) WaitResult {
-	w := startWait(CondLinkUp, t.IfName)
-	c, err := openLink(t)
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer c.Close()
+func (c *Handle) WaitLinkUp(ctx context.Context) WaitResult {
+	w := startWait(CondLinkUp, c.IfName)
 	index := c.link.Attrs().Index
 	seen := func(l netlink.Link) bool {
 		up, state := linkUp(l.Attrs().RawFlags, uint8(l.Attrs().OperState))
@@ -34,7 +29,7 @@ func WaitLinkUp(ctx context.Context, t Target) WaitResult {
 	check := func() (bool, error) {
 		l, err := c.h.LinkByIndex(index)
 		if err != nil {
-			return false, fmt.Errorf("read link %s (index %d) in %s: %w", t.IfName, index, c.ns, err)
+			return false, fmt.Errorf("read link %s (index %d) in %s: %w", c.IfName, index, c.ns, err)
 		}
 		return seen(l), nil
 	}
@@ -42,4 +37,9 @@ func WaitLinkUp(ctx context.Context, t Target) WaitResult {
 	// a change between the read above and the subscription. (LinkSubscribe's
 	// ListExisting does the same with a dump of every link and a goroutine.)
 	return w.done(watch(ctx, c.ns, index, check, unix.RTNLGRP_LINK))
+}
+
+// WaitLinkUp opens t for one wait; see Handle.WaitLinkUp.
+func WaitLinkUp(ctx context.Context, t Target) WaitResult {
+	return withHandle(t, CondLinkUp, t.IfName, func(c *Handle) WaitResult { return c.WaitLinkUp(ctx) })
 }

@@ -18,13 +18,8 @@ import (
 //
 // "No route" (ENETUNREACH) keeps it waiting; other errors end the wait. When
 // the route exists it costs two netlink round trips.
-func WaitMcastRoute(ctx context.Context, t Target) WaitResult {
-	w := startWait(CondMcastRoute, t.IfName)
-	c, err := openLink(t)
-	if err != nil {
-		return w.done(false, err)
-	}
-	defer c.Close()
+func (c *Handle) WaitMcastRoute(ctx context.Context) WaitResult {
+	w := startWait(CondMcastRoute, c.IfName)
 	index := c.link.Attrs().Index
 
 	check := func() (bool, error) {
@@ -34,7 +29,7 @@ func WaitMcastRoute(ctx context.Context, t Target) WaitResult {
 			w.res.LastState = "no route"
 			return false, nil
 		case err != nil:
-			return false, fmt.Errorf("route get ff02::1 oif %s in %s: %w", t.IfName, c.ns, err)
+			return false, fmt.Errorf("route get ff02::1 oif %s in %s: %w", c.IfName, c.ns, err)
 		case routes[0].LinkIndex != index:
 			w.res.LastState = fmt.Sprintf("route via ifindex %d", routes[0].LinkIndex)
 			return false, nil
@@ -47,4 +42,9 @@ func WaitMcastRoute(ctx context.Context, t Target) WaitResult {
 	}
 	// The route appears when addrconf sees carrier; either event wakes us.
 	return w.done(watch(ctx, c.ns, index, check, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_LINK))
+}
+
+// WaitMcastRoute opens t for one wait; see Handle.WaitMcastRoute.
+func WaitMcastRoute(ctx context.Context, t Target) WaitResult {
+	return withHandle(t, CondMcastRoute, t.IfName, func(c *Handle) WaitResult { return c.WaitMcastRoute(ctx) })
 }

@@ -30,11 +30,11 @@ func TestWaitReadyStopsWhenTheLinkStaysDown(t *testing.T) {
 func TestWaitReadyAllMet(t *testing.T) {
 	tb := newTestbed(t)
 	tb.bringUp(t)
-	res, mcastOK := WaitReady(context.Background(), tb.target, WaitTimeouts{}, []netip.Addr{})
+	res, mcastOK := WaitReady(context.Background(), tb.target, DefaultWaits, []netip.Addr{})
 	if len(res) != 2 || !res[0].Met || !res[1].Met || mcastOK {
 		t.Errorf("IPv4 only: results %v mcastOK %v, want link up and bridge port met, no route wait", res, mcastOK)
 	}
-	res, mcastOK = WaitReady(context.Background(), tb.target, WaitTimeouts{}, []netip.Addr{netip.MustParseAddr("2001:db8::10")})
+	res, mcastOK = WaitReady(context.Background(), tb.target, DefaultWaits, []netip.Addr{netip.MustParseAddr("2001:db8::10")})
 	if len(res) != 4 || !mcastOK {
 		t.Errorf("with IPv6: results %v mcastOK %v, want four waits and the route found", res, mcastOK)
 	}

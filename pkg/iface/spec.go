@@ -12,18 +12,6 @@ import (
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 )
 
-// Default wait deadlines of Add, the plugin's config defaults.
-const (
-	DefaultLinkUpTimeout     = 5 * time.Second
-	DefaultBridgePortTimeout = 200 * time.Millisecond
-	DefaultMcastRouteTimeout = 200 * time.Millisecond
-	DefaultDADTimeout        = 3 * time.Second
-
-	// DefaultAnnounceInterval is the gap between announcement rounds when
-	// Announcement.Interval is 0: libnetwork's advertise_addr_ms default.
-	DefaultAnnounceInterval = time.Second
-)
-
 // Spec says how Add moves an existing link into a network namespace and
 // configures it, the way Docker's libnetwork does.
 type Spec struct {
@@ -48,7 +36,9 @@ type Spec struct {
 	// By default it is disabled, so that an IPv4-only interface joins no
 	// IPv6 multicast group and is not open to NDP or RA spoofing.
 	KeepUnusedIPv6 bool
-	Waits          WaitTimeouts
+	// Waits are the deadlines of the waits before the first announcement;
+	// a zero one is not waited for. DefaultWaits are the plugin's.
+	Waits WaitTimeouts
 	// Announce says how Add tells peers the addresses' new MAC once the
 	// waits are over. The zero value announces nothing.
 	Announce Announcement
@@ -65,37 +55,13 @@ type Announcement struct {
 	// until they are done or Remove stops them.
 	Count int
 	// Interval is the gap between rounds, 100ms-2s; 0 means
-	// DefaultAnnounceInterval.
+	// l2disco.DefaultInterval.
 	Interval time.Duration
 	// Gateways get one directed ARP request or Neighbour Solicitation in
 	// the first round, from each of our addresses of their family: some
 	// stacks (gVisor) learn a new MAC only from requests addressed to them,
 	// and the gateway is the peer that matters most.
 	Gateways []netip.Addr
-}
-
-// WaitTimeouts are Add's wait deadlines: 0 means the default, negative means
-// do not wait.
-type WaitTimeouts struct {
-	LinkUp     time.Duration
-	BridgePort time.Duration
-	McastRoute time.Duration
-	DAD        time.Duration // only waited for when an address is tentative
-}
-
-func (w WaitTimeouts) withDefaults() WaitTimeouts {
-	def := func(d, v time.Duration) time.Duration {
-		if d == 0 {
-			return v
-		}
-		return d
-	}
-	return WaitTimeouts{
-		LinkUp:     def(w.LinkUp, DefaultLinkUpTimeout),
-		BridgePort: def(w.BridgePort, DefaultBridgePortTimeout),
-		McastRoute: def(w.McastRoute, DefaultMcastRouteTimeout),
-		DAD:        def(w.DAD, DefaultDADTimeout),
-	}
 }
 
 // plan is a checked Spec: everything Add could refuse is refused before a
@@ -141,9 +107,8 @@ func newPlan(s Spec) (plan, error) {
 		errs = append(errs, err)
 	}
 	p.sysctls = entries
-	p.Waits = p.Waits.withDefaults()
 	if p.Announce.Interval == 0 {
-		p.Announce.Interval = DefaultAnnounceInterval
+		p.Announce.Interval = l2disco.DefaultInterval
 	}
 	// Checked even when Count is 0: a bad interval is a config mistake
 	// whether or not announcements are on today.

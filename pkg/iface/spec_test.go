@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 )
 
 func prefixes(s ...string) []netip.Prefix {
@@ -23,10 +25,10 @@ func TestNewPlan(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newPlan: %v", err)
 	}
-	if p.DstName != "veth0" || p.hasIPv6 || p.Waits.LinkUp != DefaultLinkUpTimeout || p.Waits.BridgePort != DefaultBridgePortTimeout {
-		t.Errorf("defaults not filled in: %+v", p)
+	if p.DstName != "veth0" || p.hasIPv6 || p.Waits != (WaitTimeouts{}) {
+		t.Errorf("defaults not filled in, or waits added: %+v", p)
 	}
-	if p.Announce.Count != 0 || p.Announce.Interval != DefaultAnnounceInterval {
+	if p.Announce.Count != 0 || p.Announce.Interval != l2disco.DefaultInterval {
 		t.Errorf("announcements: %+v, want off with the default interval", p.Announce)
 	}
 	announcing := ok
@@ -37,9 +39,9 @@ func TestNewPlan(t *testing.T) {
 	}
 	withV6 := ok
 	withV6.Addrs = prefixes("198.51.100.2/24", "2001:db8::2/64")
-	withV6.Waits = WaitTimeouts{LinkUp: -1, McastRoute: time.Second}
+	withV6.Waits = WaitTimeouts{McastRoute: time.Second}
 	p, err = newPlan(withV6)
-	if err != nil || !p.hasIPv6 || p.Waits.LinkUp != -1 || p.Waits.McastRoute != time.Second {
+	if err != nil || !p.hasIPv6 || p.Waits.LinkUp != 0 || p.Waits.McastRoute != time.Second {
 		t.Errorf("newPlan(with IPv6) = %+v, %v", p, err)
 	}
 

@@ -244,9 +244,7 @@ func TestWaitMcastRoute(t *testing.T) {
 	t.Run("ipv6 disabled", func(t *testing.T) {
 		tb := newTestbed(t)
 		tb.bringUp(t)
-		if _, err := SetIPv6Disabled(tb.target, true); err != nil {
-			t.Fatal(err)
-		}
+		nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6", "1")
 		r := WaitMcastRoute(ctxTimeout(t, 150*time.Millisecond), tb.target)
 		if r.Met || r.LastState != "no route" {
 			t.Errorf("want gave up with no route: %s", r.debug())
@@ -321,68 +319,6 @@ func TestWaitDAD(t *testing.T) {
 	})
 }
 
-func TestSetIPv6DisabledAndMissingAddrs(t *testing.T) {
-	tb := newTestbed(t)
-	tb.bringUp(t)
-	addAddr(t, tb.ctrH, tbIf, "198.51.100.10/24", 0)
-	addAddr(t, tb.ctrH, tbIf, "2001:db8::10/64", unix.IFA_F_NODAD)
-	want := []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24"), netip.MustParsePrefix("2001:db8::10/64")}
-
-	missing, err := MissingAddrs(tb.target, want)
-	if err != nil || len(missing) != 0 {
-		t.Fatalf("before: MissingAddrs = %v, %v; want none", missing, err)
-	}
-	if changed, err := SetIPv6Disabled(tb.target, true); err != nil || !changed {
-		t.Fatalf("SetIPv6Disabled = %v, %v; want a write", changed, err)
-	}
-	if got := nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "1" {
-		t.Errorf("disable_ipv6 = %s in the container, want 1", got)
-	}
-	if got := nstest.Sysctl(t, tb.host, "net.ipv6.conf.vh0.disable_ipv6"); got != "0" {
-		t.Errorf("host side changed: disable_ipv6 = %s on %s", got, tbPort)
-	}
-	missing, err = MissingAddrs(tb.target, want)
-	if err != nil || len(missing) != 1 || missing[0] != want[1] {
-		t.Errorf("after: MissingAddrs = %v, %v; want only %v", missing, err, want[1])
-	}
-	// Already right: no error and no write.
-	if changed, err := SetIPv6Disabled(tb.target, true); err != nil || changed {
-		t.Errorf("second SetIPv6Disabled = %v, %v; want no write", changed, err)
-	}
-	if _, err := SetIPv6Disabled(tb.target, false); err != nil {
-		t.Fatal(err)
-	}
-	if got := nstest.Sysctl(t, tb.ctr, "net.ipv6.conf.eth0.disable_ipv6"); got != "0" {
-		t.Errorf("disable_ipv6 = %s, want 0", got)
-	}
-	if _, err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "../all"}, true); err == nil {
-		t.Error("a name escaping the conf directory was accepted")
-	}
-	if _, err := SetIPv6Disabled(Target{NetNS: tb.ctr.Path(), IfName: "nosuch0"}, true); err == nil {
-		t.Error("no error for a missing interface")
-	}
-}
-
-// Below an MTU of 1280 the kernel runs no IPv6 on a link and removes its
-// ipv6 conf directory: IPv6 is already off, which is not an error.
-func TestSetIPv6DisabledBelowIPv6MinimumMTU(t *testing.T) {
-	tb := newTestbed(t)
-	link, err := tb.ctrH.LinkByName(tbIf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tb.ctrH.LinkSetMTU(link, 1200); err != nil {
-		t.Fatal(err)
-	}
-	tb.bringUp(t)
-	if changed, err := SetIPv6Disabled(tb.target, true); err != nil || changed {
-		t.Errorf("SetIPv6Disabled on an MTU 1200 link = %v, %v; want no write, no error", changed, err)
-	}
-	if _, err := SetIPv6Disabled(tb.target, false); err == nil {
-		t.Error("enabling IPv6 on an MTU 1200 link reported success")
-	}
-}
-
 func TestLinkInfo(t *testing.T) {
 	tb := newTestbed(t)
 	tb.bringUp(t)
@@ -394,7 +330,7 @@ func TestLinkInfo(t *testing.T) {
 	if l.Index != nl.Index || l.Name != tbIf || l.Kind != "veth" || l.MAC.String() != nl.HardwareAddr.String() || l.OperState != "up" {
 		t.Errorf("LinkInfo = %+v, netlink says index %d mac %s", l, nl.Index, nl.HardwareAddr)
 	}
-	if idx, err := LinkIndex(tb.target); err != nil || idx != nl.Index {
-		t.Errorf("LinkIndex = %d, %v; want %d", idx, err, nl.Index)
+	if l, err := LinkInfo(tb.target); err != nil || l.Index != nl.Index {
+		t.Errorf("LinkInfo(...).Index = %d, %v; want %d", l.Index, err, nl.Index)
 	}
 }

@@ -20,6 +20,11 @@ const (
 	MaxCount    = 3
 	MinInterval = 100 * time.Millisecond
 	MaxInterval = 2000 * time.Millisecond
+
+	// DefaultCount and DefaultInterval are libnetwork's defaults: three
+	// rounds a second apart outlast a bridge port that is slow to forward.
+	DefaultCount    = 3
+	DefaultInterval = time.Second
 )
 
 // ValidateSchedule checks an announcement count (0 turns announcements off)

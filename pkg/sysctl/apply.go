@@ -18,6 +18,7 @@ type Change struct {
 	Path     string // the knob's file, e.g. /proc/sys/net/ipv6/conf/eth0/disable_ipv6
 	Previous string // value before Apply, as the kernel printed it, trailing newline removed
 	Written  bool   // false when the value was already right
+	Skipped  bool   // an Optional entry whose knob does not exist: nothing read or written
 }
 
 // tree is a sysctl directory tree: /proc/sys/net in production, a temp
@@ -35,6 +36,7 @@ func newTree(root string) tree { return tree{root: root, writeFile: writeKnob} }
 type target struct {
 	entry Entry
 	path  string
+	skip  bool // Optional and absent
 }
 
 // apply writes entries in order, each only if its value differs. Every
@@ -47,6 +49,10 @@ func (t tree) apply(ifname string, entries []Entry) ([]Change, error) {
 	}
 	changes := make([]Change, 0, len(targets))
 	for i, tg := range targets {
+		if tg.skip {
+			changes = append(changes, Change{Entry: tg.entry, Path: tg.path, Skipped: true})
+			continue
+		}
 		// Read just before writing, not all up front: when a list sets the
 		// same knob twice, the second entry must compare against the first
 		// entry's value, and restoring newest first ends at the original.
@@ -109,7 +115,7 @@ func (t tree) verify(ifname string, entries []Entry) error {
 	}
 	var errs []error
 	for i, tg := range targets {
-		if last[tg.path] != i {
+		if last[tg.path] != i || tg.skip {
 			continue
 		}
 		have, err := readKnob(tg.path)
@@ -138,6 +144,12 @@ func (t tree) resolve(ifname string, entries []Entry) ([]target, error) {
 		// Lstat: /proc/sys has no symlinks, so one here means the tree is
 		// not what we think it is; don't follow it.
 		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) && e.Optional && exists(filepath.Join(t.root, "ipv4", "conf", ifname)) {
+			// The interface is here (every interface has IPv4 conf), only
+			// the knob's family is off for it.
+			targets = append(targets, target{entry: e, path: p, skip: true})
+			continue
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, atEntry(i, t.missing(e, ifname, err))
 		}

@@ -6,12 +6,29 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 )
 
+// NetNS is an open network namespace that runs a function on a thread
+// inside it; ns.NetNS is one. /proc/sys/net resolves against the calling
+// thread's namespace, so the function must not start goroutines.
+type NetNS interface {
+	Do(func(ns.NetNS) error) error
+}
+
 // Apply sets entries on interface ifname inside the network namespace at
 // netnsPath, in order, writing only values that differ, and returns one
 // Change per entry. Nothing is written unless every knob exists; if a write
 // fails, what was already written is restored (best effort) and the error
 // names the entry.
 func Apply(netnsPath, ifname string, entries []Entry) ([]Change, error) {
+	var changes []Change
+	err := withPath(netnsPath, func(n NetNS) (err error) {
+		changes, err = ApplyIn(n, ifname, entries)
+		return err
+	})
+	return changes, err
+}
+
+// ApplyIn is Apply in a namespace the caller has open already.
+func ApplyIn(n NetNS, ifname string, entries []Entry) ([]Change, error) {
 	if err := CheckIfName(ifname); err != nil {
 		return nil, err
 	}
@@ -19,7 +36,7 @@ func Apply(netnsPath, ifname string, entries []Entry) ([]Change, error) {
 		return nil, nil
 	}
 	var changes []Change
-	err := inNetNS(netnsPath, func() error {
+	err := n.Do(func(ns.NetNS) error {
 		var err error
 		changes, err = newTree(DefaultRoot).apply(ifname, entries)
 		return err
@@ -32,39 +49,55 @@ func Apply(netnsPath, ifname string, entries []Entry) ([]Change, error) {
 // whose next step failed uses it so that a failed ADD leaves the interface as
 // it found it.
 func Revert(netnsPath string, changes []Change) error {
-	written := false
-	for _, c := range changes {
-		written = written || c.Written
-	}
-	if !written {
+	if !anyWritten(changes) {
 		return nil
 	}
-	return inNetNS(netnsPath, func() error { return newTree(DefaultRoot).restore(changes) })
+	return withPath(netnsPath, func(n NetNS) error { return RevertIn(n, changes) })
+}
+
+// RevertIn is Revert in a namespace the caller has open already.
+func RevertIn(n NetNS, changes []Change) error {
+	if !anyWritten(changes) {
+		return nil
+	}
+	return n.Do(func(ns.NetNS) error { return newTree(DefaultRoot).restore(changes) })
+}
+
+func anyWritten(changes []Change) bool {
+	for _, c := range changes {
+		if c.Written {
+			return true
+		}
+	}
+	return false
 }
 
 // Verify checks, inside the network namespace at netnsPath, that every
 // entry's knob on ifname holds the configured value (for CNI CHECK). A
 // value that differs is reported with errors.Is(err, ErrMismatch).
 func Verify(netnsPath, ifname string, entries []Entry) error {
+	return withPath(netnsPath, func(n NetNS) error { return VerifyIn(n, ifname, entries) })
+}
+
+// VerifyIn is Verify in a namespace the caller has open already.
+func VerifyIn(n NetNS, ifname string, entries []Entry) error {
 	if err := CheckIfName(ifname); err != nil {
 		return err
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	return inNetNS(netnsPath, func() error {
+	return n.Do(func(ns.NetNS) error {
 		return newTree(DefaultRoot).verify(ifname, entries)
 	})
 }
 
-// inNetNS runs fn on an OS thread switched into the netns: /proc/sys/net
-// resolves against the calling thread's namespace, so fn must not start
-// goroutines or hand the file work to another thread.
-func inNetNS(netnsPath string, fn func() error) error {
+// withPath opens the namespace at netnsPath for fn.
+func withPath(netnsPath string, fn func(NetNS) error) error {
 	target, err := ns.GetNS(netnsPath)
 	if err != nil {
 		return fmt.Errorf("sysctl: opening network namespace %s: %w", netnsPath, err)
 	}
 	defer target.Close()
-	return target.Do(func(ns.NetNS) error { return fn() })
+	return fn(target)
 }

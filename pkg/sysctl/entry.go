@@ -37,6 +37,11 @@ type Entry struct {
 	Table  string // conf or neigh
 	Name   string // the knob, e.g. "disable_ipv6"
 	Value  string // trimmed, one line, never empty
+
+	// Optional entries are skipped, not refused, when the interface has no
+	// such knob: disable_ipv6=1 on an interface the kernel runs no IPv6 on
+	// (an MTU below 1280) is already true.
+	Optional bool
 }
 
 // String returns the entry in its normalised form (Key=Value).

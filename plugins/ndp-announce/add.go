@@ -12,182 +12,108 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
+	"github.com/ndp-announce/ndp-announce/pkg/config"
 	"github.com/ndp-announce/ndp-announce/pkg/iface"
-	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
+	"github.com/ndp-announce/ndp-announce/pkg/logging"
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 )
 
-// cmdAdd follows DESIGN.md: validate everything, then sysctls, IPv6 housekeeping, waits, the first
-// announcement, and the background rounds. Waits and sends never fail ADD: the pod works without
-// them, only the first seconds after an IP is recycled are worse, and the log says why.
+// cmdAdd follows DESIGN.md: validate everything, then run pkg/iface's steps on the container
+// interface (sysctls, IPv6 housekeeping, waits, the first announcement) and hand the remaining
+// rounds to the background. Waits and sends never fail ADD: the pod works without them, only the
+// first seconds after an IP is recycled are worse, and the log says why.
 func cmdAdd(args *skel.CmdArgs) error {
 	start := time.Now()
-	plan, res, att, err := loadChained(args)
+	plan, res, att, err := config.Load(args)
 	if err != nil {
 		return err
 	}
-	conf := plan.Conf
-	log, closeLog := newLogger(conf.LogFile, plan.LogLevel,
+	log, closeLog := logging.New(plan.Conf.LogFile, plan.LogLevel,
 		"cmd", "ADD", "containerID", args.ContainerID, "netns", args.Netns, "ifname", args.IfName)
 	defer closeLog.Close()
 
-	if err := addAttachment(args, plan, res, att, log, start); err != nil {
+	rep, err := addAttachment(args, plan, res, att)
+	if err != nil {
 		log.Error("ADD failed", "err", err)
 		return err
 	}
-	return types.PrintResult(res, conf.CNIVersion)
+	rep.add("ms", logging.Ms(start))
+	log.Log(context.Background(), rep.level, "ADD done", rep.attrs...)
+	return types.PrintResult(res, plan.Conf.CNIVersion)
 }
 
 // addReport is the one log line per ADD: what each step saw and did.
 type addReport struct {
 	attrs []any
+	level slog.Level
 }
 
 func (r *addReport) add(kv ...any) { r.attrs = append(r.attrs, kv...) }
 
-func addAttachment(args *skel.CmdArgs, plan *Plan, res *current.Result, att *attachment, log *slog.Logger, start time.Time) (err error) {
-	rep := &addReport{}
-	t := iface.Target{NetNS: args.Netns, IfName: args.IfName}
-
-	if len(plan.Sysctls) > 0 {
-		changes, applyErr := sysctl.Apply(args.Netns, args.IfName, plan.Sysctls)
-		if applyErr != nil {
-			return sysctlError(plan, applyErr)
-		}
-		// A failed ADD leaves the interface as it found it.
-		defer func() {
-			if err != nil {
-				if rerr := sysctl.Revert(args.Netns, changes); rerr != nil {
-					log.Error("cannot restore sysctls after a failed ADD", "err", rerr)
-				}
-			}
-		}()
-		rep.add("sysctls", describeChanges(changes))
-	}
-
-	if plan.DisableUnusedIPv6 && len(att.IPv6) == 0 && !setsDisableIPv6(plan.Sysctls) {
-		changed, setErr := iface.SetIPv6Disabled(t, true)
-		if setErr != nil {
-			return fmt.Errorf("disable IPv6 on %s (no IPv6 address in the result): %w", args.IfName, setErr)
-		}
-		if changed {
-			defer func() {
-				if err != nil {
-					if _, rerr := iface.SetIPv6Disabled(t, false); rerr != nil {
-						log.Error("cannot re-enable IPv6 after a failed ADD", "err", rerr)
-					}
-				}
-			}()
-		}
-		rep.add("ipv6", "disabled: no IPv6 address")
-	}
-
-	missing, err := iface.MissingAddrs(t, append(append([]netip.Prefix(nil), att.IPv4...), att.IPv6...))
+// addAttachment opens the container interface once and runs every step on that one handle.
+func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, att *config.Attachment) (*addReport, error) {
+	rep := &addReport{level: slog.LevelInfo}
+	h, err := iface.Open(iface.Target{NetNS: args.Netns, IfName: args.IfName})
 	if err != nil {
-		return fmt.Errorf("read addresses of %s: %w", args.IfName, err)
+		return nil, fmt.Errorf("interface %s of the result: %w", args.IfName, err)
 	}
-	var missing4, missing6 []netip.Prefix
-	for _, m := range missing {
-		if m.Addr().Is4() {
-			missing4 = append(missing4, m)
-		} else {
-			missing6 = append(missing6, m)
-		}
-	}
-	if len(missing6) > 0 {
-		dropIPv6(res, att, missing6)
-		rep.add("droppedIPv6", prefixStrings(missing6))
-	}
+	defer h.Close()
 
-	targets := announceTargets(att, missing4, plan.AnnounceToGateways)
-	if plan.AdvertiseCount == 0 || (len(targets.IPv4) == 0 && len(targets.IPv6) == 0) {
-		rep.add("announced", "nothing", "ms", msSince(start))
-		log.Info("ADD done", rep.attrs...)
-		return nil
-	}
-
-	noMcastRoute := waitForAnnounce(t, plan, targets, rep)
-	link, err := iface.LinkInfo(t)
-	if err != nil {
-		rep.add("announced", "nothing: "+err.Error(), "ms", msSince(start))
-		log.Error("ADD done without announcing", rep.attrs...)
-		return nil
-	}
-
-	sender, err := l2disco.NewSenderInNetNS(args.Netns, l2disco.SenderOptions{
-		IfIndex: link.Index, IfName: args.IfName, IPv4: len(targets.IPv4) > 0, IPv6: len(targets.IPv6) > 0,
+	cfg, err := h.Configure(iface.ConfigureOptions{
+		Sysctls: plan.Sysctls, DisableUnusedIPv6: plan.DisableUnusedIPv6, Addrs: att.Addrs(),
 	})
 	if err != nil {
-		rep.add("announced", "nothing: "+err.Error(), "ms", msSince(start))
-		log.Error("ADD done without announcing", rep.attrs...)
-		return nil
+		return nil, sysctlError(plan, err)
 	}
-	defer sender.Close()
-	ann := &l2disco.Announcer{
-		Sender:       sender,
-		MAC:          link.MAC,
-		Targets:      targets,
-		NoMcastRoute: noMcastRoute,
-		NetNSPath:    args.Netns,
-		Logger:       log,
-	}
-	level := slog.LevelInfo
-	round, err := ann.Round(context.Background(), plan.AnnounceToGateways)
-	rep.add("round1", round)
-	if err != nil {
-		// Not an ADD failure: the pod works, only a recycled IP may stay unreachable for a while.
-		rep.add("round1Err", err.Error())
-		level = slog.LevelWarn
-	}
+	rep.configured(cfg, len(plan.Sysctls))
+	config.DropIPv6(res, att, cfg.Dropped)
 
-	// The rest of the rounds go to a detached process. With none left it still takes the sockets: the
-	// last close of a packet socket waits for an RCU grace period (6-23 ms measured), which ADD
-	// would otherwise pay before returning.
-	{
-		pid, err := startAnnouncer(announcerSpec{
-			attachmentKey: attachmentKey{Network: plan.Conf.Name, ContainerID: args.ContainerID, IfName: args.IfName},
-			NetNS:         args.Netns,
-			IfIndex:       link.Index,
-			MAC:           link.MAC.String(),
-			Targets:       targets,
-			NoMcast:       noMcastRoute,
-			Rounds:        plan.AdvertiseCount - 1,
-			Interval:      plan.AdvertiseInterval,
-			DataDir:       plan.Conf.DataDir,
-			LogFile:       plan.Conf.LogFile,
-			LogLevel:      plan.Conf.LogLevel,
-		}, sender)
-		if err != nil {
-			rep.add("background", "not started: "+err.Error())
-		} else {
-			rep.add("background", fmt.Sprintf("pid %d: %d more rounds every %v", pid, plan.AdvertiseCount-1, plan.AdvertiseInterval))
-		}
+	an := h.Announce(context.Background(), cfg.Addrs, iface.AnnounceOptions{
+		Waits: plan.Waits, Rounds: plan.AdvertiseCount, Gateways: att.Gateways(plan.AnnounceToGateways),
+	})
+	rep.announced(an)
+	if an.Sender == nil {
+		return rep, nil
 	}
-	rep.add("ms", msSince(start))
-	log.Log(context.Background(), level, "ADD done", rep.attrs...)
-	return nil
+	defer an.Sender.Close()
+	rep.add("background", startBackground(backgroundJob(args, plan, h, an), an, plan))
+	return rep, nil
 }
 
-// waitForAnnounce runs the waits a first announcement needs, logs what each saw, and reports
-// whether the ff02::1 route was missing (then an NA's ENETUNREACH is expected, not an error).
-func waitForAnnounce(t iface.Target, plan *Plan, targets l2disco.Targets, rep *addReport) (noMcastRoute bool) {
-	// Our 0 means "do not wait"; pkg/iface's is "default" and a negative one skips.
-	skip0 := func(d time.Duration) time.Duration {
-		if d == 0 {
-			return -1
-		}
-		return d
+// configured reports the sysctls written and the IPv6 given up.
+func (r *addReport) configured(cfg *iface.Configured, userSysctls int) {
+	if userSysctls > 0 {
+		r.add("sysctls", describeChanges(cfg.Changes[:userSysctls]))
 	}
-	res, mcastOK := iface.WaitReady(context.Background(), t, iface.WaitTimeouts{
-		LinkUp:     skip0(plan.LinkUpTimeout),
-		BridgePort: skip0(plan.BridgePortTimeout),
-		McastRoute: skip0(plan.McastRouteTimeout),
-		DAD:        skip0(plan.DADTimeout),
-	}, targets.IPv6)
-	for _, r := range res {
-		rep.add(waitLogKey[r.Condition], r.String())
+	if cfg.IPv6Disabled {
+		r.add("ipv6", "disabled: no IPv6 address")
 	}
-	return len(targets.IPv6) > 0 && !mcastOK
+	if len(cfg.Dropped) > 0 {
+		r.add("droppedIPv6", prefixStrings(cfg.Dropped))
+	}
+}
+
+// announced reports the waits and the first round.
+func (r *addReport) announced(an *iface.Announced) {
+	if an.Sender == nil && an.Round1Err == nil {
+		r.add("announced", "nothing")
+		return
+	}
+	for _, w := range an.Waits {
+		r.add(waitLogKey[w.Condition], w.String())
+	}
+	if an.Sender == nil {
+		r.add("announced", "nothing: "+an.Round1Err.Error())
+		r.level = slog.LevelError
+		return
+	}
+	r.add("round1", an.Round1)
+	if an.Round1Err != nil {
+		// Not an ADD failure: the pod works, only a recycled IP may stay unreachable for a while.
+		r.add("round1Err", an.Round1Err.Error())
+		r.level = slog.LevelWarn
+	}
 }
 
 // waitLogKey names each wait in the ADD log line.
@@ -198,60 +124,49 @@ var waitLogKey = map[string]string{
 	iface.CondDAD:        "dad",
 }
 
-// announceTargets: every IPv4 and global IPv6 address that is on the interface, and the gateways.
-func announceTargets(att *attachment, missing4 []netip.Prefix, gateways bool) l2disco.Targets {
-	var t l2disco.Targets
-	for _, p := range att.IPv4 {
-		if !containsPrefix(missing4, p) {
-			t.IPv4 = append(t.IPv4, p.Addr())
-		}
+// backgroundJob is what the rounds after the first need.
+func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *iface.Announced) announcer.Job {
+	return announcer.Job{
+		Key:          announcer.Key{Network: plan.Conf.Name, ContainerID: args.ContainerID, IfName: args.IfName},
+		NetNS:        args.Netns,
+		IfIndex:      h.Link().Index,
+		MAC:          an.Announcer.MAC,
+		Targets:      an.Targets,
+		NoMcastRoute: an.Announcer.NoMcastRoute,
+		Rounds:       plan.AdvertiseCount - 1,
+		Interval:     plan.AdvertiseInterval,
 	}
-	for _, p := range att.IPv6 {
-		if !p.Addr().IsLinkLocalUnicast() {
-			t.IPv6 = append(t.IPv6, p.Addr())
-		}
-	}
-	if gateways {
-		if len(t.IPv4) > 0 {
-			t.GatewaysV4 = att.GwV4
-		}
-		if len(t.IPv6) > 0 {
-			t.GatewaysV6 = att.GwV6
-		}
-	}
-	return t
 }
 
-func containsPrefix(list []netip.Prefix, p netip.Prefix) bool {
-	for _, x := range list {
-		if x == p {
-			return true
-		}
+// startBackground starts the detached announcer for the rest of the rounds. With none left it
+// still takes the sockets: the last close of a packet socket waits for an RCU grace period (6-23
+// ms measured), which ADD would otherwise pay before returning.
+func startBackground(job announcer.Job, an *iface.Announced, plan *config.Plan) string {
+	pid, err := announcer.Start(job, an.Sender, announcer.ProcessOptions{
+		DataDir: plan.Conf.DataDir, LogFile: plan.Conf.LogFile, LogLevel: plan.LogLevel,
+	})
+	if err != nil {
+		return "not started: " + err.Error()
 	}
-	return false
-}
-
-func setsDisableIPv6(entries []sysctl.Entry) bool {
-	for _, e := range entries {
-		if e.Family == "ipv6" && e.Table == "conf" && e.Name == "disable_ipv6" {
-			return true
-		}
-	}
-	return false
+	return fmt.Sprintf("pid %d: %d more rounds every %v", pid, job.Rounds, job.Interval)
 }
 
 // sysctlError: a knob that does not exist or a value the kernel refuses is the user's config (code 7,
 // naming the entry as they wrote it); anything else is an I/O failure.
-func sysctlError(plan *Plan, err error) error {
+func sysctlError(plan *config.Plan, err error) error {
 	if !errors.Is(err, sysctl.ErrInvalid) {
 		return fmt.Errorf("apply sysctls: %w", err)
 	}
 	field := "sysctls"
 	var ee *sysctl.EntryError
-	if errors.As(err, &ee) && ee.Index >= 0 && ee.Index < len(plan.SysctlFields) {
+	switch {
+	case !errors.As(err, &ee):
+	case ee.Index >= 0 && ee.Index < len(plan.SysctlFields):
 		field = plan.SysctlFields[ee.Index]
+	case ee.Index == len(plan.SysctlFields):
+		field = "disableUnusedIPv6"
 	}
-	return configError(field, "%v", err)
+	return config.Error(field, "%v", err)
 }
 
 func describeChanges(changes []sysctl.Change) []string {
@@ -274,8 +189,4 @@ func prefixStrings(ps []netip.Prefix) []string {
 		out[i] = p.String()
 	}
 	return out
-}
-
-func msSince(t time.Time) float64 {
-	return float64(time.Since(t).Microseconds()) / 1000
 }

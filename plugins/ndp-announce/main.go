@@ -11,6 +11,7 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/version"
 
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/installer"
 )
 
@@ -24,8 +25,8 @@ func main() {
 	// Logs are in UTC; it also spares every ADD reading /etc/localtime.
 	time.Local = time.UTC
 	// The background announcer is this binary re-executed with an argument runtimes never pass.
-	if len(os.Args) > 1 && os.Args[1] == announceSubcommand {
-		os.Exit(announceMain(os.Args[2:]))
+	if len(os.Args) > 1 && os.Args[1] == announcer.Subcommand {
+		os.Exit(announcer.Main(os.Args[2:]))
 	}
 	if len(os.Args) > 1 && installer.IsCommand(os.Args[1]) {
 		os.Exit(installer.Main(os.Args[1], os.Args[2:], installer.Env{

@@ -1,12 +1,14 @@
 package main
 
+import "github.com/ndp-announce/ndp-announce/pkg/config"
+
 // validatePluginConfig is what the installer checks --plugin-config with (installer.Env): the
 // decoding and planning every ADD does, so a config every ADD would refuse never reaches a node.
 func validatePluginConfig(raw []byte) error {
-	conf, err := decodeConf(raw)
+	conf, err := config.Decode(raw)
 	if err != nil {
 		return err
 	}
-	_, err = planFromConf(conf)
+	_, err = config.NewPlan(conf)
 	return err
 }

@@ -1,4 +1,4 @@
-package main
+package announcer
 
 import (
 	"crypto/sha256"
@@ -21,31 +21,31 @@ import (
 
 const stateSuffix = ".json"
 
-// attachmentKey names one attachment the way CNI does: the network too, since several networks
+// Key names one attachment the way CNI does: the network too, since several networks
 // (Multus) may share one dataDir and GC of one must not touch another's.
-type attachmentKey struct {
+type Key struct {
 	Network     string `json:"network"`
 	ContainerID string `json:"containerID"`
 	IfName      string `json:"ifName"`
 }
 
-// stateRecord is what the state file holds: enough for GC to match attachments and for DEL to signal.
-type stateRecord struct {
-	attachmentKey
+// Record is what the state file holds: enough for GC to match attachments and for DEL to signal.
+type Record struct {
+	Key
 	NetNS   string    `json:"netns"`
 	PID     int       `json:"pid"`
 	PIDNS   uint64    `json:"pidns"` // inode of the PID namespace PID belongs to
 	Started time.Time `json:"started"`
 }
 
-// statePath names the file by a hash, so any network, container ID or interface name is a safe file name.
-func statePath(dataDir string, k attachmentKey) string {
+// StatePath names the file by a hash, so any network, container ID or interface name is a safe file name.
+func StatePath(dataDir string, k Key) string {
 	sum := sha256.Sum256([]byte(k.Network + "\x00" + k.ContainerID + "\x00" + k.IfName))
 	return filepath.Join(dataDir, hex.EncodeToString(sum[:12])+stateSuffix)
 }
 
-// ensureDataDir creates dataDir (0700: the files say which PIDs to signal).
-func ensureDataDir(dir string) error {
+// EnsureDataDir creates dataDir (0700: the files say which PIDs to signal).
+func EnsureDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create dataDir %s: %w", dir, err)
 	}
@@ -83,7 +83,7 @@ func stillAt(f *os.File, path string) bool {
 	return err == nil && os.SameFile(a, b)
 }
 
-func writeState(f *os.File, rec stateRecord) error {
+func writeState(f *os.File, rec Record) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -97,9 +97,9 @@ func writeState(f *os.File, rec stateRecord) error {
 	return nil
 }
 
-// stopAnnouncer stops the announcer that owns path, if one runs, waits for it to let go of the lock
+// stopPath stops the announcer that owns path, if one runs, waits for it to let go of the lock
 // (bounded), and removes the file. A missing file is success: DEL must be idempotent.
-func stopAnnouncer(path string, wait time.Duration) error {
+func stopPath(path string, wait time.Duration) error {
 	f, err := os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -188,8 +188,8 @@ func pidNamespace() (uint64, error) {
 }
 
 // readState reads the record through f, the file we locked, not whatever path names now.
-func readState(f *os.File) (stateRecord, error) {
-	var rec stateRecord
+func readState(f *os.File) (Record, error) {
+	var rec Record
 	b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<16))
 	if err != nil {
 		return rec, err
@@ -199,7 +199,7 @@ func readState(f *os.File) (stateRecord, error) {
 }
 
 // listStates returns the state files in dataDir with what they say (zero record if unreadable).
-func listStates(dataDir string) (map[string]stateRecord, error) {
+func listStates(dataDir string) (map[string]Record, error) {
 	entries, err := os.ReadDir(dataDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -207,13 +207,13 @@ func listStates(dataDir string) (map[string]stateRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read dataDir %s: %w", dataDir, err)
 	}
-	out := make(map[string]stateRecord)
+	out := make(map[string]Record)
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), stateSuffix) {
 			continue
 		}
 		p := filepath.Join(dataDir, e.Name())
-		var rec stateRecord
+		var rec Record
 		if b, err := os.ReadFile(p); err == nil {
 			_ = json.Unmarshal(b, &rec)
 		}

@@ -1,4 +1,4 @@
-package main
+package announcer
 
 import (
 	"os"
@@ -9,7 +9,33 @@ import (
 	"time"
 )
 
-var testKey = attachmentKey{Network: "net", ContainerID: "c", IfName: "eth0"}
+var testKey = Key{Network: "net", ContainerID: "c", IfName: "eth0"}
+
+// startBystander starts a process that stopPath must never signal.
+func startBystander(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return cmd
+}
+
+// assertNeverSignalled kills the bystander and checks that our SIGKILL is
+// what ended it: a SIGTERM from stopPath would have ended it first, and a
+// zero signal (Signal(0)) would still succeed on the unreaped zombie.
+func assertNeverSignalled(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill bystander: %v", err)
+	}
+	_ = cmd.Wait()
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("bystander ended with %v before our SIGKILL: it was signalled", cmd.ProcessState)
+	}
+}
 
 // startHolder starts `sleep` holding the locked state file, the way ADD starts an announcer.
 func startHolder(t *testing.T, path string) *exec.Cmd {
@@ -25,19 +51,19 @@ func startHolder(t *testing.T, path string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	if err := writeState(f, stateRecord{attachmentKey: testKey, PID: cmd.Process.Pid}); err != nil {
+	if err := writeState(f, Record{Key: testKey, PID: cmd.Process.Pid}); err != nil {
 		t.Fatal(err)
 	}
 	return cmd
 }
 
 func TestStopAnnouncerSignalsTheLockHolder(t *testing.T) {
-	path := statePath(t.TempDir(), testKey)
+	path := StatePath(t.TempDir(), testKey)
 	cmd := startHolder(t, path)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 
-	if err := stopAnnouncer(path, 2*time.Second); err != nil {
+	if err := stopPath(path, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -57,28 +83,22 @@ func TestStopAnnouncerSignalsTheLockHolder(t *testing.T) {
 // A state file whose lock nobody holds names a dead announcer; its PID may now be anybody's and must
 // not be signalled.
 func TestStopAnnouncerNeverSignalsAStalePID(t *testing.T) {
-	path := statePath(t.TempDir(), testKey)
-	bystander := exec.Command("sleep", "30")
-	if err := bystander.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bystander.Process.Kill(); _, _ = bystander.Process.Wait() })
+	path := StatePath(t.TempDir(), testKey)
+	bystander := startBystander(t)
 
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeState(f, stateRecord{attachmentKey: testKey, PID: bystander.Process.Pid}); err != nil {
+	if err := writeState(f, Record{Key: testKey, PID: bystander.Process.Pid}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
 
-	if err := stopAnnouncer(path, time.Second); err != nil {
+	if err := stopPath(path, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
-		t.Errorf("bystander with the stale PID was hit: %v", err)
-	}
+	assertNeverSignalled(t, bystander)
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("state file left behind: %v", err)
 	}
@@ -87,24 +107,24 @@ func TestStopAnnouncerNeverSignalsAStalePID(t *testing.T) {
 func TestStopAnnouncerIdempotent(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < 2; i++ {
-		if err := stopAnnouncer(statePath(dir, testKey), time.Second); err != nil {
+		if err := stopPath(StatePath(dir, testKey), time.Second); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if err := stopAnnouncer(statePath(filepath.Join(dir, "missing-dir"), testKey), time.Second); err != nil {
+	if err := stopPath(StatePath(filepath.Join(dir, "missing-dir"), testKey), time.Second); err != nil {
 		t.Fatalf("missing dataDir: %v", err)
 	}
 }
 
 func TestStatePathSeparatesAttachments(t *testing.T) {
-	key := func(n, c, i string) attachmentKey { return attachmentKey{Network: n, ContainerID: c, IfName: i} }
-	a := statePath("/d", key("n", "c1", "eth0"))
-	for _, other := range []attachmentKey{key("n", "c1", "eth1"), key("n", "c2", "eth0"), key("n", "c1e", "th0"), key("m", "c1", "eth0")} {
-		if statePath("/d", other) == a {
+	key := func(n, c, i string) Key { return Key{Network: n, ContainerID: c, IfName: i} }
+	a := StatePath("/d", key("n", "c1", "eth0"))
+	for _, other := range []Key{key("n", "c1", "eth1"), key("n", "c2", "eth0"), key("n", "c1e", "th0"), key("m", "c1", "eth0")} {
+		if StatePath("/d", other) == a {
 			t.Errorf("%+v shares a state file with %+v", other, key("n", "c1", "eth0"))
 		}
 	}
-	if filepath.Dir(statePath("/d", key("../..", "../../etc", "x/y"))) != "/d" {
+	if filepath.Dir(StatePath("/d", key("../..", "../../etc", "x/y"))) != "/d" {
 		t.Error("state path escapes dataDir")
 	}
 }
@@ -112,25 +132,19 @@ func TestStatePathSeparatesAttachments(t *testing.T) {
 // A record whose PID belongs to another PID namespace is not signalled: the number would name
 // some other process here.
 func TestStopAnnouncerSkipsAnotherPIDNamespace(t *testing.T) {
-	path := statePath(t.TempDir(), testKey)
+	path := StatePath(t.TempDir(), testKey)
 	f, err := createState(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	bystander := exec.Command("sleep", "30")
-	if err := bystander.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bystander.Process.Kill(); _, _ = bystander.Process.Wait() })
-	if err := writeState(f, stateRecord{attachmentKey: testKey, PID: bystander.Process.Pid, PIDNS: 1}); err != nil {
+	bystander := startBystander(t)
+	if err := writeState(f, Record{Key: testKey, PID: bystander.Process.Pid, PIDNS: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// f (this test) holds the lock, as a live announcer would.
-	if err := stopAnnouncer(path, 100*time.Millisecond); err == nil {
+	if err := stopPath(path, 100*time.Millisecond); err == nil {
 		t.Error("stopAnnouncer returned success while the lock is held")
 	}
-	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
-		t.Errorf("process with that PID in our namespace was hit: %v", err)
-	}
+	assertNeverSignalled(t, bystander)
 }

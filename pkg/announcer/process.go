@@ -1,11 +1,11 @@
-package main
+package announcer
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -15,46 +15,53 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
+	"github.com/ndp-announce/ndp-announce/pkg/logging"
 )
 
-// announceSubcommand re-executes this binary as the detached background announcer. Runtimes call
-// CNI plugins with no arguments, so it cannot be mistaken for a CNI command.
-const announceSubcommand = "__announce"
+// Subcommand re-executes the plugin's binary as the detached announcer
+// process. Runtimes call CNI plugins with no arguments, so it cannot be
+// mistaken for a CNI command.
+const Subcommand = "__announce"
 
-// The child's inherited descriptors, in exec.Cmd.ExtraFiles order (fd 3, 4, 5).
+// The child's inherited descriptors, in ProcAttr.Files order (fd 3, 4, 5).
 const (
 	fdState = 3 + iota
 	fdARP
 	fdICMP6
 )
 
-// announcerSpec is everything the background announcer needs; it travels as one JSON argument.
-type announcerSpec struct {
-	attachmentKey
-	NetNS    string          `json:"netns"`
-	IfIndex  int             `json:"ifIndex"`
-	MAC      string          `json:"mac"`
-	Targets  l2disco.Targets `json:"targets"`
-	NoMcast  bool            `json:"noMcastRoute"`
-	Rounds   int             `json:"rounds"`
-	Interval time.Duration   `json:"interval"`
-	DataDir  string          `json:"dataDir"`
-	LogFile  string          `json:"logFile,omitempty"`
-	LogLevel string          `json:"logLevel,omitempty"`
-	HasARP   bool            `json:"hasARP"`
-	HasICMP6 bool            `json:"hasICMP6"`
+// ProcessOptions say where a detached announcer keeps its state and logs.
+type ProcessOptions struct {
+	DataDir  string
+	LogFile  string
+	LogLevel slog.Level
 }
 
-// startAnnouncer replaces any announcer of the same attachment (a repeated ADD), then starts a new one
-// that inherits the sender's already-open sockets and the locked state file. ADD does not wait for it.
-func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
-	if err := ensureDataDir(spec.DataDir); err != nil {
+// processSpec is everything the detached announcer needs; it travels as one
+// JSON argument.
+type processSpec struct {
+	Job      Job        `json:"job"`
+	DataDir  string     `json:"dataDir"`
+	LogFile  string     `json:"logFile,omitempty"`
+	LogLevel slog.Level `json:"logLevel"`
+	HasARP   bool       `json:"hasARP"`
+	HasICMP6 bool       `json:"hasICMP6"`
+}
+
+// Start is the fallback when no node service takes the job: it replaces any
+// announcer of the same attachment (a repeated ADD), then starts a detached
+// process that inherits the sender's already-open sockets and a locked state
+// file, and runs the job. The caller does not wait for it and still owns
+// sender.
+func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
+	if err := EnsureDataDir(o.DataDir); err != nil {
 		return 0, err
 	}
-	path := statePath(spec.DataDir, spec.attachmentKey)
-	if err := stopAnnouncer(path, time.Second); err != nil {
+	path := StatePath(o.DataDir, job.Key)
+	if err := stopPath(path, time.Second); err != nil {
 		return 0, err
 	}
+	spec := processSpec{Job: job, DataDir: o.DataDir, LogFile: o.LogFile, LogLevel: o.LogLevel}
 	state, err := createState(path)
 	if err != nil {
 		return 0, err
@@ -83,7 +90,7 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 	defer devNull.Close()
 	// syscall.ForkExec rather than os/exec, which forks a throw-away child first to probe for pidfd
 	// support: one fork less on the ADD path.
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"ndp-announce", announceSubcommand, string(arg)}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"ndp-announce", Subcommand, string(arg)}, &syscall.ProcAttr{
 		// A small, quiet process: one thread's worth of work and a few KB of garbage. It matters when
 		// a node starts fifty pods at once on two CPUs.
 		Env: []string{"GOMAXPROCS=1", "GOGC=off"},
@@ -99,8 +106,8 @@ func startAnnouncer(spec announcerSpec, sender *l2disco.Sender) (int, error) {
 	// Its next round is a second away: let pods being created now have the CPU first.
 	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, announcerNice)
 	pidns, _ := pidNamespace()
-	if err := writeState(state, stateRecord{
-		attachmentKey: spec.attachmentKey, NetNS: spec.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
+	if err := writeState(state, Record{
+		Key: job.Key, NetNS: job.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
 	}); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		os.Remove(path)
@@ -146,35 +153,67 @@ func closeFiles(files ...*os.File) {
 	}
 }
 
-// announceMain is the background announcer: the remaining rounds, then it removes its state file and
-// exits. SIGTERM (DEL, GC, a new ADD) stops it between or before rounds.
-func announceMain(args []string) int {
+// Main is the detached announcer (the Subcommand): the remaining rounds,
+// then it removes its state file and exits. SIGTERM (DEL, GC, a new ADD)
+// stops it between or before rounds.
+func Main(args []string) int {
 	if len(args) != 1 {
 		fmt.Fprintln(os.Stderr, "ndp-announce: the announcer is started by ADD, not by hand")
 		return 2
 	}
-	var spec announcerSpec
+	var spec processSpec
 	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
 		fmt.Fprintln(os.Stderr, "ndp-announce: bad announcer spec:", err)
 		return 2
 	}
-	level, _ := parseLevel(spec.LogLevel)
-	log, closeLog := newLogger(spec.LogFile, level,
-		"cmd", "announcer", "containerID", spec.ContainerID, "netns", spec.NetNS, "ifname", spec.IfName)
+	job := spec.Job
+	log, closeLog := logging.New(spec.LogFile, spec.LogLevel,
+		"cmd", "announcer", "containerID", job.Key.ContainerID, "netns", job.NetNS, "ifname", job.Key.IfName)
 	defer closeLog.Close()
 
-	statePath, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fdState))
+	state, err := inheritedState()
 	if err != nil {
 		log.Error("announcer started without its state file", "err", err)
 		return 1
 	}
-	state := os.NewFile(fdState, statePath)
 	defer func() {
 		// Remove the file while still holding the lock, so nobody reads a finished announcer's PID.
-		os.Remove(statePath)
+		os.Remove(state.Name())
 		state.Close()
 	}()
+	sender, err := inheritedSender(spec)
+	if err != nil {
+		log.Error("announcer cannot use its sockets", "err", err)
+		return 1
+	}
+	defer sender.Close()
 
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	start := time.Now()
+	err = job.Run(ctx, sender, log)
+	switch {
+	case err == nil:
+		log.Info("announcer done", "rounds", job.Rounds, "ms", logging.Ms(start))
+	case errors.Is(err, context.Canceled):
+		log.Info("announcer stopped by signal", "ms", logging.Ms(start))
+	default:
+		log.Info("announcer stopped early", "reason", err.Error(), "ms", logging.Ms(start))
+	}
+	return 0
+}
+
+// inheritedState is the locked state file ADD passed as fdState.
+func inheritedState() (*os.File, error) {
+	path, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fdState))
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(fdState, path), nil
+}
+
+// inheritedSender adopts the sockets ADD passed as fdARP and fdICMP6.
+func inheritedSender(spec processSpec) (*l2disco.Sender, error) {
 	var arpFile, icmpFile *os.File
 	if spec.HasARP {
 		arpFile = os.NewFile(fdARP, "arp")
@@ -182,38 +221,6 @@ func announceMain(args []string) int {
 	if spec.HasICMP6 {
 		icmpFile = os.NewFile(fdICMP6, "icmp6")
 	}
-	sender, err := l2disco.NewSenderFromFiles(arpFile, icmpFile, spec.IfIndex)
-	closeFiles(arpFile, icmpFile) // the sender keeps its own copies
-	if err != nil {
-		log.Error("announcer cannot use its sockets", "err", err)
-		return 1
-	}
-	defer sender.Close()
-	mac, err := net.ParseMAC(spec.MAC)
-	if err != nil {
-		log.Error("announcer spec has a bad MAC", "mac", spec.MAC, "err", err)
-		return 1
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	ann := &l2disco.Announcer{
-		Sender:       sender,
-		MAC:          mac,
-		Targets:      spec.Targets,
-		NoMcastRoute: spec.NoMcast,
-		NetNSPath:    spec.NetNS,
-		Logger:       log,
-	}
-	start := time.Now()
-	err = ann.Run(ctx, spec.Rounds, spec.Interval)
-	switch {
-	case err == nil:
-		log.Info("announcer done", "rounds", spec.Rounds, "ms", msSince(start))
-	case errors.Is(err, context.Canceled):
-		log.Info("announcer stopped by signal", "ms", msSince(start))
-	default:
-		log.Info("announcer stopped early", "reason", err.Error(), "ms", msSince(start))
-	}
-	return 0
+	defer closeFiles(arpFile, icmpFile) // the sender keeps its own copies
+	return l2disco.NewSenderFromFiles(arpFile, icmpFile, spec.Job.IfIndex)
 }

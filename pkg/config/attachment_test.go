@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"encoding/json"
@@ -41,7 +41,7 @@ func parseResult(t *testing.T, s string) *current.Result {
 
 func TestFindAttachment(t *testing.T) {
 	res := parseResult(t, bridgeResult)
-	a, err := findAttachment(res, "eth0", "/run/netns/c1")
+	a, err := FindAttachment(res, "eth0", "/run/netns/c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestFindAttachmentAbsent(t *testing.T) {
 		{"eth0", "/run/netns/c2"},  // another sandbox
 		{"veth1", "/run/netns/c1"}, // host side: no sandbox
 	} {
-		_, err := findAttachment(res, tc.ifname, tc.netns)
+		_, err := FindAttachment(res, tc.ifname, tc.netns)
 		var cniErr *types.Error
 		if !errors.As(err, &cniErr) || cniErr.Code != types.ErrInvalidNetworkConfig || !strings.Contains(cniErr.Msg, "prevResult.interfaces") {
 			t.Errorf("%s in %s: got %v, want code 7 naming prevResult.interfaces", tc.ifname, tc.netns, err)
@@ -73,11 +73,11 @@ func TestFindAttachmentAbsent(t *testing.T) {
 
 func TestDropIPv6(t *testing.T) {
 	res := parseResult(t, bridgeResult)
-	a, err := findAttachment(res, "eth0", "/run/netns/c1")
+	a, err := FindAttachment(res, "eth0", "/run/netns/c1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dropIPv6(res, a, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::10/64")})
+	DropIPv6(res, a, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::10/64")})
 	if len(res.IPs) != 1 || res.IPs[0].Address.IP.To4() == nil {
 		t.Errorf("IPs after drop: %v", res.IPs)
 	}
@@ -100,11 +100,11 @@ func TestDropIPv6KeepsRoutesWhileSomeIPv6Left(t *testing.T) {
 		`{"interface": 2, "address": "2001:db8:1::10/64", "gateway": "2001:db8:1::1"}`,
 		`{"interface": 2, "address": "2001:db8:1::10/64", "gateway": "2001:db8:1::1"},
 		 {"interface": 2, "address": "2001:db8:2::10/64"}`, 1))
-	a, err := findAttachment(res, "eth0", "/run/netns/c1")
+	a, err := FindAttachment(res, "eth0", "/run/netns/c1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dropIPv6(res, a, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::10/64")})
+	DropIPv6(res, a, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::10/64")})
 	if len(res.IPs) != 2 || len(res.Routes) != 3 || len(a.IPv6) != 1 {
 		t.Errorf("IPs %v routes %v attachment %v", res.IPs, res.Routes, a.IPv6)
 	}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"net"
@@ -8,8 +8,8 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 )
 
-// attachment is the container interface as the previous plugin reported it.
-type attachment struct {
+// Attachment is the container interface as the previous plugin reported it.
+type Attachment struct {
 	Index int // in result.Interfaces
 	Name  string
 	IPv4  []netip.Prefix
@@ -18,9 +18,9 @@ type attachment struct {
 	GwV6  []netip.Addr
 }
 
-// findAttachment finds CNI_IFNAME in the container sandbox. A result for another sandbox, or one
+// FindAttachment finds CNI_IFNAME in the container sandbox. A result for another sandbox, or one
 // without the interface, means we are chained wrongly: a config error.
-func findAttachment(res *current.Result, ifName, netns string) (*attachment, error) {
+func FindAttachment(res *current.Result, ifName, netns string) (*Attachment, error) {
 	idx := -1
 	for i, intf := range res.Interfaces {
 		if intf.Name == ifName && sameNetNS(intf.Sandbox, netns) {
@@ -29,9 +29,9 @@ func findAttachment(res *current.Result, ifName, netns string) (*attachment, err
 		}
 	}
 	if idx < 0 {
-		return nil, configError("prevResult.interfaces", "no interface %q in sandbox %q: chain ndp-announce after the plugin that creates it", ifName, netns)
+		return nil, Error("prevResult.interfaces", "no interface %q in sandbox %q: chain ndp-announce after the plugin that creates it", ifName, netns)
 	}
-	a := &attachment{Index: idx, Name: ifName}
+	a := &Attachment{Index: idx, Name: ifName}
 	for _, ipc := range res.IPs {
 		if !ipBelongsTo(ipc, idx, res) {
 			continue
@@ -106,10 +106,10 @@ func sameNetNS(a, b string) bool {
 	return os.SameFile(sa, sb)
 }
 
-// dropIPv6 removes from the result the IPv6 addresses of our interface that are no longer on it (a
+// DropIPv6 removes from the result the IPv6 addresses of our interface that are no longer on it (a
 // sysctl such as disable_ipv6=1 removed them), and the IPv6 routes once none of its IPv6 is left, so
 // that the result tells the truth and the previous plugin's CHECK still passes.
-func dropIPv6(res *current.Result, a *attachment, missing []netip.Prefix) {
+func DropIPv6(res *current.Result, a *Attachment, missing []netip.Prefix) {
 	if len(missing) == 0 {
 		return
 	}
@@ -157,4 +157,17 @@ func anyIPv6(res *current.Result) bool {
 		}
 	}
 	return false
+}
+
+// Addrs are the interface's IPv4 and IPv6 addresses.
+func (a *Attachment) Addrs() []netip.Prefix {
+	return append(append([]netip.Prefix(nil), a.IPv4...), a.IPv6...)
+}
+
+// Gateways are the gateways of the interface's addresses, when announce is set.
+func (a *Attachment) Gateways(announce bool) []netip.Addr {
+	if !announce {
+		return nil
+	}
+	return append(append([]netip.Addr(nil), a.GwV4...), a.GwV6...)
 }

@@ -1,10 +1,16 @@
-package main
+// Package config decodes and validates ndp-announce's CNI network
+// configuration before anything is touched: every default and every range
+// lives here, a bad value is a CNI error (code 7) naming the field as the
+// user wrote it, and the previous plugin's result is reduced to the
+// container interface the plugin works on.
+package config
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -13,28 +19,27 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 
+	"github.com/ndp-announce/ndp-announce/pkg/iface"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
+	"github.com/ndp-announce/ndp-announce/pkg/logging"
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 )
 
-// Defaults and ranges. The advertisement ranges are l2disco's (moby's, from RFC 5227 and RFC 4861).
+// Defaults and ranges. The advertisement ones are l2disco's (moby's, from RFC 5227 and RFC 4861),
+// the wait deadlines iface's: this package only spells them in the config's units.
 const (
-	defaultAdvertiseCount      = 3
-	defaultAdvertiseIntervalMs = 1000
-	defaultLinkUpTimeoutMs     = 5000
-	defaultBridgePortTimeoutMs = 200
-	defaultMcastRouteTimeoutMs = 200
-	defaultDADTimeoutMs        = 3000
-	defaultDataDir             = "/run/cni/ndp-announce"
+	DefaultDataDir = "/run/cni/ndp-announce"
 
 	minAdvertiseCount, maxAdvertiseCount           = l2disco.MinCount, l2disco.MaxCount
 	minAdvertiseIntervalMs, maxAdvertiseIntervalMs = int(l2disco.MinInterval / time.Millisecond), int(l2disco.MaxInterval / time.Millisecond)
 	maxTimeoutMs                                   = 30000
 )
 
-// baseConf is the part of the configuration every command uses. DEL, GC and STATUS decode only this,
+func toMs(d time.Duration) int { return int(d / time.Millisecond) }
+
+// BaseConf is the part of the configuration every command uses. DEL, GC and STATUS decode only this,
 // so that a config ADD refuses (a mistyped count, say) can still be cleaned up.
-type baseConf struct {
+type BaseConf struct {
 	types.PluginConf
 
 	DataDir  string `json:"dataDir"`
@@ -44,7 +49,7 @@ type baseConf struct {
 
 // NetConf is what users write in the network configuration.
 type NetConf struct {
-	baseConf
+	BaseConf
 
 	Sysctls             []string `json:"sysctls,omitempty"`
 	AdvertiseCount      int      `json:"advertiseCount"`
@@ -80,40 +85,37 @@ type Plan struct {
 	AdvertiseInterval  time.Duration
 	AnnounceToGateways bool
 	DisableUnusedIPv6  bool
-	LinkUpTimeout      time.Duration
-	BridgePortTimeout  time.Duration
-	McastRouteTimeout  time.Duration
-	DADTimeout         time.Duration
+	Waits              iface.WaitTimeouts // 0 = do not wait
 	LogLevel           slog.Level
 }
 
-// configError is a bad configuration: CNI code 7, and the message names the field.
-func configError(field, format string, a ...any) *types.Error {
+// Error is a bad configuration: CNI code 7, and the message names the field.
+func Error(field, format string, a ...any) *types.Error {
 	return types.NewError(types.ErrInvalidNetworkConfig, field+": "+fmt.Sprintf(format, a...), "")
 }
 
-// decodeConf unmarshals stdin with defaults in place, so an absent field keeps its default and a
+// Decode unmarshals stdin with defaults in place, so an absent field keeps its default and a
 // present one is range-checked by planFromConf.
-func decodeConf(stdin []byte) (*NetConf, error) {
+func Decode(stdin []byte) (*NetConf, error) {
 	conf := &NetConf{
-		baseConf:            defaultBase(),
-		AdvertiseCount:      defaultAdvertiseCount,
-		AdvertiseIntervalMs: defaultAdvertiseIntervalMs,
+		BaseConf:            defaultBase(),
+		AdvertiseCount:      l2disco.DefaultCount,
+		AdvertiseIntervalMs: toMs(l2disco.DefaultInterval),
 		AnnounceToGateways:  true,
 		DisableUnusedIPv6:   true,
-		LinkUpTimeoutMs:     defaultLinkUpTimeoutMs,
-		BridgePortTimeoutMs: defaultBridgePortTimeoutMs,
-		McastRouteTimeoutMs: defaultMcastRouteTimeoutMs,
-		DADTimeoutMs:        defaultDADTimeoutMs,
+		LinkUpTimeoutMs:     toMs(iface.DefaultWaits.LinkUp),
+		BridgePortTimeoutMs: toMs(iface.DefaultWaits.BridgePort),
+		McastRouteTimeoutMs: toMs(iface.DefaultWaits.McastRoute),
+		DADTimeoutMs:        toMs(iface.DefaultWaits.DAD),
 	}
 	if err := json.Unmarshal(stdin, conf); err != nil {
 		return nil, jsonError(err)
 	}
-	return conf, conf.baseConf.validate()
+	return conf, conf.BaseConf.validate()
 }
 
-// decodeBase decodes only what DEL, GC and STATUS need.
-func decodeBase(stdin []byte) (*baseConf, error) {
+// DecodeBase decodes only what DEL, GC and STATUS need.
+func DecodeBase(stdin []byte) (*BaseConf, error) {
 	conf := defaultBase()
 	if err := json.Unmarshal(stdin, &conf); err != nil {
 		return nil, jsonError(err)
@@ -121,16 +123,16 @@ func decodeBase(stdin []byte) (*baseConf, error) {
 	return &conf, conf.validate()
 }
 
-func defaultBase() baseConf {
-	return baseConf{DataDir: defaultDataDir, LogLevel: "info"}
+func defaultBase() BaseConf {
+	return BaseConf{DataDir: DefaultDataDir, LogLevel: "info"}
 }
 
-func (c *baseConf) validate() error {
+func (c *BaseConf) validate() error {
 	if !strings.HasPrefix(c.DataDir, "/") {
-		return configError("dataDir", "must be an absolute path, got %q", c.DataDir)
+		return Error("dataDir", "must be an absolute path, got %q", c.DataDir)
 	}
 	if c.LogFile != "" && !strings.HasPrefix(c.LogFile, "/") {
-		return configError("logFile", "must be an absolute path, got %q", c.LogFile)
+		return Error("logFile", "must be an absolute path, got %q", c.LogFile)
 	}
 	return nil
 }
@@ -139,7 +141,7 @@ func (c *baseConf) validate() error {
 func jsonError(err error) *types.Error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return configError(typeErr.Field, "expected %s, got %s", typeErr.Type, typeErr.Value)
+		return Error(jsonField(typeErr.Field), "expected %s, got %s", jsonKind(typeErr.Type), typeErr.Value)
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
@@ -149,29 +151,47 @@ func jsonError(err error) *types.Error {
 	return types.NewError(types.ErrDecodingFailure, "network configuration: "+err.Error(), "")
 }
 
-func parseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "", "info":
-		return slog.LevelInfo, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
+// jsonField is a decoding error's field path as the user wrote it: without
+// the Go names of the embedded structs ("BaseConf.PluginConf.prevResult").
+func jsonField(path string) string {
+	parts := strings.Split(path, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p != "BaseConf" && p != "PluginConf" && p != "NetConf" {
+			kept = append(kept, p)
+		}
 	}
-	return 0, configError("logLevel", "must be one of debug, info, warn, error, got %q", s)
+	return strings.Join(kept, ".")
+}
+
+// jsonKind names a Go type the way a JSON writer thinks of it.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+		return "a whole number"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }
 
 func checkRange(field string, v, lo, hi int) error {
 	if v < lo || v > hi {
-		return configError(field, "must be between %d and %d, got %d", lo, hi, v)
+		return Error(field, "must be between %d and %d, got %d", lo, hi, v)
 	}
 	return nil
 }
 
-// planFromConf validates everything ADD and CHECK use and merges the args.cni overrides.
-func planFromConf(conf *NetConf) (*Plan, error) {
+// NewPlan validates everything ADD and CHECK use and merges the args.cni overrides.
+func NewPlan(conf *NetConf) (*Plan, error) {
 	p := &Plan{
 		Conf:               conf,
 		AdvertiseCount:     conf.AdvertiseCount,
@@ -198,13 +218,13 @@ func planFromConf(conf *NetConf) (*Plan, error) {
 
 	allow, err := sysctl.NewAllowlist(conf.AllowedSysctls)
 	if err != nil {
-		return nil, configError("allowedSysctls", "%v", err)
+		return nil, Error("allowedSysctls", "%v", err)
 	}
 	for i, s := range conf.Sysctls {
 		field := fmt.Sprintf("sysctls[%d]", i)
 		e, err := sysctl.Parse(s)
 		if err != nil {
-			return nil, configError(field, "%v", err)
+			return nil, Error(field, "%v", err)
 		}
 		p.Sysctls = append(p.Sysctls, e)
 		p.SysctlFields = append(p.SysctlFields, field)
@@ -228,10 +248,10 @@ func planFromConf(conf *NetConf) (*Plan, error) {
 			field := fmt.Sprintf("args.cni.sysctls[%d]", i)
 			e, err := sysctl.Parse(s)
 			if err != nil {
-				return nil, configError(field, "%v", err)
+				return nil, Error(field, "%v", err)
 			}
 			if !allow.Allows(e.Key) {
-				return nil, configError(field, "%q is not allowed by allowedSysctls", e.Key)
+				return nil, Error(field, "%q is not allowed by allowedSysctls", e.Key)
 			}
 			p.Sysctls = append(p.Sysctls, e)
 			p.SysctlFields = append(p.SysctlFields, field)
@@ -239,50 +259,52 @@ func planFromConf(conf *NetConf) (*Plan, error) {
 	}
 
 	p.AdvertiseInterval = ms(interval)
-	p.LinkUpTimeout = ms(conf.LinkUpTimeoutMs)
-	p.BridgePortTimeout = ms(conf.BridgePortTimeoutMs)
-	p.McastRouteTimeout = ms(conf.McastRouteTimeoutMs)
-	p.DADTimeout = ms(conf.DADTimeoutMs)
-	if p.LogLevel, err = parseLevel(conf.LogLevel); err != nil {
-		return nil, err
+	p.Waits = iface.WaitTimeouts{
+		LinkUp:     ms(conf.LinkUpTimeoutMs),
+		BridgePort: ms(conf.BridgePortTimeoutMs),
+		McastRoute: ms(conf.McastRouteTimeoutMs),
+		DAD:        ms(conf.DADTimeoutMs),
+	}
+	if p.LogLevel, err = logging.ParseLevel(conf.LogLevel); err != nil {
+		return nil, Error("logLevel", "%v", err)
 	}
 	return p, nil
 }
 
 func ms(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 
-// parsePrevResult requires a prevResult (we only make sense chained after the plugin that created the
+// ParsePrevResult requires a prevResult (we only make sense chained after the plugin that created the
 // interface) and converts it to the current result type.
-func parsePrevResult(conf *NetConf) (*current.Result, error) {
+func ParsePrevResult(conf *NetConf) (*current.Result, error) {
 	if conf.RawPrevResult == nil {
-		return nil, configError("prevResult", "missing: ndp-announce must be chained after a plugin that creates the interface, such as bridge")
+		return nil, Error("prevResult", "missing: ndp-announce must be chained after a plugin that creates the interface, such as bridge")
 	}
 	if err := version.ParsePrevResult(&conf.PluginConf); err != nil {
-		return nil, configError("prevResult", "cannot parse: %v", err)
+		return nil, Error("prevResult", "cannot parse: %v", err)
 	}
 	res, err := current.NewResultFromResult(conf.PrevResult)
 	if err != nil {
-		return nil, configError("prevResult", "cannot convert to version %s: %v", current.ImplementedSpecVersion, err)
+		return nil, Error("prevResult", "cannot convert to version %s: %v", current.ImplementedSpecVersion, err)
 	}
 	return res, nil
 }
 
-// loadChained is what ADD and CHECK start with: the validated plan, the previous plugin's result in
+// Load is what ADD and CHECK start with: the validated plan, the previous plugin's result in
 // the current version, and our interface in it. Any failure is a CNI error naming the field.
-func loadChained(args *skel.CmdArgs) (*Plan, *current.Result, *attachment, error) {
-	conf, err := decodeConf(args.StdinData)
+func Load(args *skel.CmdArgs) (*Plan, *current.Result, *Attachment, error) {
+	conf, err := Decode(args.StdinData)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	plan, err := planFromConf(conf)
+	plan, err := NewPlan(conf)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	res, err := parsePrevResult(conf)
+	res, err := ParsePrevResult(conf)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	att, err := findAttachment(res, args.IfName, args.Netns)
+	att, err := FindAttachment(res, args.IfName, args.Netns)
 	if err != nil {
 		return nil, nil, nil, err
 	}

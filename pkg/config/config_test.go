@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -12,11 +12,11 @@ import (
 // planOf decodes and plans a config, the way ADD does before touching anything.
 func planOf(t *testing.T, conf string) (*Plan, error) {
 	t.Helper()
-	c, err := decodeConf([]byte(conf))
+	c, err := Decode([]byte(conf))
 	if err != nil {
 		return nil, err
 	}
-	return planFromConf(c)
+	return NewPlan(c)
 }
 
 func TestPlanDefaults(t *testing.T) {
@@ -27,8 +27,8 @@ func TestPlanDefaults(t *testing.T) {
 	if p.AdvertiseCount != 3 || p.AdvertiseInterval != time.Second || !p.AnnounceToGateways || !p.DisableUnusedIPv6 {
 		t.Errorf("defaults: count=%d interval=%v gateways=%v disableUnusedIPv6=%v", p.AdvertiseCount, p.AdvertiseInterval, p.AnnounceToGateways, p.DisableUnusedIPv6)
 	}
-	if p.LinkUpTimeout != 5*time.Second || p.BridgePortTimeout != 200*time.Millisecond || p.McastRouteTimeout != 200*time.Millisecond {
-		t.Errorf("default timeouts: %v %v %v", p.LinkUpTimeout, p.BridgePortTimeout, p.McastRouteTimeout)
+	if p.Waits.LinkUp != 5*time.Second || p.Waits.BridgePort != 200*time.Millisecond || p.Waits.McastRoute != 200*time.Millisecond || p.Waits.DAD != 3*time.Second {
+		t.Errorf("default timeouts: %+v", p.Waits)
 	}
 	if p.Conf.DataDir != "/run/cni/ndp-announce" {
 		t.Errorf("default dataDir %q", p.Conf.DataDir)
@@ -108,11 +108,11 @@ func TestPlanBadInput(t *testing.T) {
 }
 
 func TestPrevResultRequired(t *testing.T) {
-	c, err := decodeConf([]byte(`{"cniVersion":"1.0.0","type":"ndp-announce"}`))
+	c, err := Decode([]byte(`{"cniVersion":"1.0.0","type":"ndp-announce"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = parsePrevResult(c)
+	_, err = ParsePrevResult(c)
 	var cniErr *types.Error
 	if !errors.As(err, &cniErr) || cniErr.Code != types.ErrInvalidNetworkConfig || !strings.Contains(cniErr.Msg, "prevResult") {
 		t.Fatalf("got %v, want code 7 naming prevResult", err)

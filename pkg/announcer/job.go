@@ -1,0 +1,48 @@
+// Package announcer runs an attachment's announcement rounds after the one ADD
+// sends itself. A Job says what to send; where it runs is the caller's
+// choice: a goroutine of the node service, or, when no service takes it, a
+// detached process (Start) that inherits ADD's sockets. Either way DEL and GC
+// stop it (Stop, GC), and it stops by itself once the MAC changes or the
+// link or network namespace is gone.
+package announcer
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
+)
+
+// Job is the rest of one attachment's announcements, independent of how its
+// sockets reach the runner.
+type Job struct {
+	Key   Key    `json:"key"`
+	NetNS string `json:"netns"`
+	// IfIndex is the interface's index in NetNS: sockets handed over are
+	// re-adopted for it.
+	IfIndex int              `json:"ifIndex"`
+	MAC     net.HardwareAddr `json:"mac"`
+	Targets l2disco.Targets  `json:"targets"`
+	// NoMcastRoute: ADD found no ff02::1 route, so failing NAs are expected.
+	NoMcastRoute bool `json:"noMcastRoute"`
+	// Rounds still to send, Interval apart, the first Interval after ADD's.
+	Rounds   int           `json:"rounds"`
+	Interval time.Duration `json:"interval"`
+}
+
+// Run sends the job's rounds through t until they are done, ctx ends, or a
+// check before a round stops it (MAC changed, link or netns gone): see
+// l2disco.Announcer.Run for what it returns.
+func (j Job) Run(ctx context.Context, t l2disco.Transport, log *slog.Logger) error {
+	a := &l2disco.Announcer{
+		Sender:       t,
+		MAC:          j.MAC,
+		Targets:      j.Targets,
+		NoMcastRoute: j.NoMcastRoute,
+		NetNSPath:    j.NetNS,
+		Logger:       log,
+	}
+	return a.Run(ctx, j.Rounds, j.Interval)
+}
