@@ -9,7 +9,7 @@ BIN            := bin/ndp-announce
 PLUGINS_VER    := v1.9.1
 CNI_VER        := v1.3.1
 REF_PLUGINS    := main/bridge ipam/host-local main/loopback meta/tuning
-DEB_PACKAGES   := bats bats-assert bats-support jq tcpdump iproute2 iputils-ping procps util-linux
+DEB_PACKAGES   := bats bats-assert bats-support jq tcpdump iproute2 iputils-ping procps util-linux strace
 BATS_FLAGS     ?= --timing
 
 .PHONY: all build unit integration test deps deps-apt deps-go demo bench lint clean

@@ -510,3 +510,22 @@ ndpa_direct() {
 	[ "$(announcers | wc -l)" = 1 ] || fail "want 1 announcer after GC, have: $(announcers)"
 	[ "$(ls -A "$STATE_DIR" | wc -l)" = 1 ]
 }
+
+@test "one ADD opens the container netns once" {
+	with_ndpa '{"sysctls": ["net.ipv4.conf.IFNAME.arp_notify=1"], "advertiseCount": 2, "advertiseIntervalMs": 100}'
+	lab_container b
+	mkdir "$LAB_DIR/traced"
+	# Runtimes exec the plugin by name from the CNI path: put a tracing ndp-announce first.
+	printf '#!/bin/sh\nexec strace -f -qq -e trace=open,openat,openat2 -o %q %q "$@"\n' \
+		"$LAB_DIR/trace" "$NDPA" >"$LAB_DIR/traced/ndp-announce"
+	chmod +x "$LAB_DIR/traced/ndp-announce"
+	LAB_BIN_DIR="$LAB_DIR/traced:$LAB_BIN_DIR" run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	netns=$(lab_netns_path b)
+	# Twice: once by CNI's skel, which checks CNI_NETNS before calling ADD (ns.CheckNetNS), and once
+	# by ADD itself (iface.Open), whose one descriptor serves sysctls, waits and sockets.
+	opens=$(grep -cF "\"$netns\"" "$LAB_DIR/trace" || true)
+	[ "$opens" = 2 ] || fail "the netns was opened $opens times: $(grep -F "$netns" "$LAB_DIR/trace")"
+	# The trace is real: it saw the plugin open the sysctl it wrote.
+	grep -q 'arp_notify' "$LAB_DIR/trace" || fail "strace saw no sysctl: $(head -5 "$LAB_DIR/trace")"
+}
