@@ -192,13 +192,43 @@ func checkRange(field string, v, lo, hi int) error {
 
 // NewPlan validates everything ADD and CHECK use and merges the args.cni overrides.
 func NewPlan(conf *NetConf) (*Plan, error) {
+	if err := checkRanges(conf); err != nil {
+		return nil, err
+	}
 	p := &Plan{
 		Conf:               conf,
 		AdvertiseCount:     conf.AdvertiseCount,
+		AdvertiseInterval:  ms(conf.AdvertiseIntervalMs),
 		AnnounceToGateways: conf.AnnounceToGateways,
 		DisableUnusedIPv6:  conf.DisableUnusedIPv6,
+		Waits: iface.WaitTimeouts{
+			LinkUp:     ms(conf.LinkUpTimeoutMs),
+			BridgePort: ms(conf.BridgePortTimeoutMs),
+			McastRoute: ms(conf.McastRouteTimeoutMs),
+			DAD:        ms(conf.DADTimeoutMs),
+		},
 	}
-	interval := conf.AdvertiseIntervalMs
+	var err error
+	if p.LogLevel, err = logging.ParseLevel(conf.LogLevel); err != nil {
+		return nil, Error("logLevel", "%v", err)
+	}
+	allow, err := sysctl.NewAllowlist(conf.AllowedSysctls)
+	if err != nil {
+		return nil, Error("allowedSysctls", "%v", err)
+	}
+	if err := p.addSysctls("sysctls", conf.Sysctls, nil); err != nil {
+		return nil, err
+	}
+	if conf.Args != nil && conf.Args.CNI != nil {
+		if err := p.override(conf.Args.CNI, allow); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// checkRanges checks every number of the config against its range.
+func checkRanges(conf *NetConf) error {
 	checks := []struct {
 		field     string
 		v, lo, hi int
@@ -212,63 +242,53 @@ func NewPlan(conf *NetConf) (*Plan, error) {
 	}
 	for _, c := range checks {
 		if err := checkRange(c.field, c.v, c.lo, c.hi); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
 
-	allow, err := sysctl.NewAllowlist(conf.AllowedSysctls)
-	if err != nil {
-		return nil, Error("allowedSysctls", "%v", err)
+// override merges the per-attachment settings of args.cni, each in its range, its sysctls only
+// when allow allows them.
+func (p *Plan) override(o *Overrides, allow *sysctl.Allowlist) error {
+	if o.AdvertiseCount != nil {
+		if err := checkRange("args.cni.advertiseCount", *o.AdvertiseCount, minAdvertiseCount, maxAdvertiseCount); err != nil {
+			return err
+		}
+		p.AdvertiseCount = *o.AdvertiseCount
 	}
-	for i, s := range conf.Sysctls {
-		field := fmt.Sprintf("sysctls[%d]", i)
+	if o.AdvertiseIntervalMs != nil {
+		if err := checkRange("args.cni.advertiseIntervalMs", *o.AdvertiseIntervalMs, minAdvertiseIntervalMs, maxAdvertiseIntervalMs); err != nil {
+			return err
+		}
+		p.AdvertiseInterval = ms(*o.AdvertiseIntervalMs)
+	}
+	return p.addSysctls("args.cni.sysctls", o.Sysctls, func(e sysctl.Entry) error {
+		if !allow.Allows(e.Key) {
+			return fmt.Errorf("%q is not allowed by allowedSysctls", e.Key)
+		}
+		return nil
+	})
+}
+
+// addSysctls parses list (written at field) onto p.Sysctls. admit, unless nil (the node's own
+// config is trusted), may refuse an entry.
+func (p *Plan) addSysctls(field string, list []string, admit func(sysctl.Entry) error) error {
+	for i, s := range list {
+		at := fmt.Sprintf("%s[%d]", field, i)
 		e, err := sysctl.Parse(s)
 		if err != nil {
-			return nil, Error(field, "%v", err)
+			return Error(at, "%v", err)
+		}
+		if admit != nil {
+			if err := admit(e); err != nil {
+				return Error(at, "%v", err)
+			}
 		}
 		p.Sysctls = append(p.Sysctls, e)
-		p.SysctlFields = append(p.SysctlFields, field)
+		p.SysctlFields = append(p.SysctlFields, at)
 	}
-
-	if conf.Args != nil && conf.Args.CNI != nil {
-		o := conf.Args.CNI
-		if o.AdvertiseCount != nil {
-			if err := checkRange("args.cni.advertiseCount", *o.AdvertiseCount, minAdvertiseCount, maxAdvertiseCount); err != nil {
-				return nil, err
-			}
-			p.AdvertiseCount = *o.AdvertiseCount
-		}
-		if o.AdvertiseIntervalMs != nil {
-			if err := checkRange("args.cni.advertiseIntervalMs", *o.AdvertiseIntervalMs, minAdvertiseIntervalMs, maxAdvertiseIntervalMs); err != nil {
-				return nil, err
-			}
-			interval = *o.AdvertiseIntervalMs
-		}
-		for i, s := range o.Sysctls {
-			field := fmt.Sprintf("args.cni.sysctls[%d]", i)
-			e, err := sysctl.Parse(s)
-			if err != nil {
-				return nil, Error(field, "%v", err)
-			}
-			if !allow.Allows(e.Key) {
-				return nil, Error(field, "%q is not allowed by allowedSysctls", e.Key)
-			}
-			p.Sysctls = append(p.Sysctls, e)
-			p.SysctlFields = append(p.SysctlFields, field)
-		}
-	}
-
-	p.AdvertiseInterval = ms(interval)
-	p.Waits = iface.WaitTimeouts{
-		LinkUp:     ms(conf.LinkUpTimeoutMs),
-		BridgePort: ms(conf.BridgePortTimeoutMs),
-		McastRoute: ms(conf.McastRouteTimeoutMs),
-		DAD:        ms(conf.DADTimeoutMs),
-	}
-	if p.LogLevel, err = logging.ParseLevel(conf.LogLevel); err != nil {
-		return nil, Error("logLevel", "%v", err)
-	}
-	return p, nil
+	return nil
 }
 
 func ms(v int) time.Duration { return time.Duration(v) * time.Millisecond }
