@@ -183,7 +183,17 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
-func checkRange(field string, v, lo, hi int) error {
+// span is an inclusive range of a config number.
+type span struct{ lo, hi int }
+
+var (
+	countSpan    = span{minAdvertiseCount, maxAdvertiseCount}
+	intervalSpan = span{minAdvertiseIntervalMs, maxAdvertiseIntervalMs}
+	timeoutSpan  = span{0, maxTimeoutMs}
+)
+
+func checkRange(field string, v int, r span) error {
+	lo, hi := r.lo, r.hi
 	if v < lo || v > hi {
 		return Error(field, "must be between %d and %d, got %d", lo, hi, v)
 	}
@@ -230,18 +240,19 @@ func NewPlan(conf *NetConf) (*Plan, error) {
 // checkRanges checks every number of the config against its range.
 func checkRanges(conf *NetConf) error {
 	checks := []struct {
-		field     string
-		v, lo, hi int
+		field string
+		v     int
+		r     span
 	}{
-		{"advertiseCount", conf.AdvertiseCount, minAdvertiseCount, maxAdvertiseCount},
-		{"advertiseIntervalMs", conf.AdvertiseIntervalMs, minAdvertiseIntervalMs, maxAdvertiseIntervalMs},
-		{"linkUpTimeoutMs", conf.LinkUpTimeoutMs, 0, maxTimeoutMs},
-		{"bridgePortTimeoutMs", conf.BridgePortTimeoutMs, 0, maxTimeoutMs},
-		{"mcastRouteTimeoutMs", conf.McastRouteTimeoutMs, 0, maxTimeoutMs},
-		{"dadTimeoutMs", conf.DADTimeoutMs, 0, maxTimeoutMs},
+		{"advertiseCount", conf.AdvertiseCount, countSpan},
+		{"advertiseIntervalMs", conf.AdvertiseIntervalMs, intervalSpan},
+		{"linkUpTimeoutMs", conf.LinkUpTimeoutMs, timeoutSpan},
+		{"bridgePortTimeoutMs", conf.BridgePortTimeoutMs, timeoutSpan},
+		{"mcastRouteTimeoutMs", conf.McastRouteTimeoutMs, timeoutSpan},
+		{"dadTimeoutMs", conf.DADTimeoutMs, timeoutSpan},
 	}
 	for _, c := range checks {
-		if err := checkRange(c.field, c.v, c.lo, c.hi); err != nil {
+		if err := checkRange(c.field, c.v, c.r); err != nil {
 			return err
 		}
 	}
@@ -252,13 +263,13 @@ func checkRanges(conf *NetConf) error {
 // when allow allows them.
 func (p *Plan) override(o *Overrides, allow *sysctl.Allowlist) error {
 	if o.AdvertiseCount != nil {
-		if err := checkRange("args.cni.advertiseCount", *o.AdvertiseCount, minAdvertiseCount, maxAdvertiseCount); err != nil {
+		if err := checkRange("args.cni.advertiseCount", *o.AdvertiseCount, countSpan); err != nil {
 			return err
 		}
 		p.AdvertiseCount = *o.AdvertiseCount
 	}
 	if o.AdvertiseIntervalMs != nil {
-		if err := checkRange("args.cni.advertiseIntervalMs", *o.AdvertiseIntervalMs, minAdvertiseIntervalMs, maxAdvertiseIntervalMs); err != nil {
+		if err := checkRange("args.cni.advertiseIntervalMs", *o.AdvertiseIntervalMs, intervalSpan); err != nil {
 			return err
 		}
 		p.AdvertiseInterval = ms(*o.AdvertiseIntervalMs)

@@ -82,7 +82,7 @@ func Add(ctx context.Context, s Spec) (*Attachment, error) {
 	}
 	a, err := configure(c, p)
 	if err != nil {
-		if rerr := moveBack(c.h, c.ns, hns, p.Spec, p.DstName); rerr != nil {
+		if rerr := c.moveBack(hns, p.SrcName); rerr != nil {
 			p.logger().Error("could not return link to the host netns after a failed attach",
 				"link", p.SrcName, "netns", p.NetNS, "error", rerr, "cause", err)
 		}
@@ -213,43 +213,40 @@ func (a *Attachment) Remove() error {
 		return err
 	}
 	defer hns.Close()
-	cns, err := openNS(a.Spec.NetNS)
+	c, err := openHandle(Target{NetNS: a.Spec.NetNS, IfName: a.Spec.DstName, HostNetNS: a.Spec.HostNetNS})
 	if err != nil {
 		return err
 	}
-	defer cns.Close()
-	h, err := cns.handle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	return moveBack(h, cns, hns, a.Spec, a.Spec.DstName)
+	defer c.Close()
+	return c.moveBack(hns, a.Spec.SrcName)
 }
 
 // moveBack returns a link to the host netns: down, original name, moved.
 // Addresses, routes, master and per-interface sysctls do not survive a
 // netns move, so there is nothing else to undo.
-func moveBack(h *netlink.Handle, cns, hns nsRef, s Spec, curName string) error {
-	link, err := h.LinkByName(curName)
+// The link is c.IfName, or still srcName when Add failed before or at the
+// rename; it goes back as srcName.
+func (c *Handle) moveBack(hns nsRef, srcName string) error {
+	h, cns := c.h, c.ns
+	link, err := h.LinkByName(c.IfName)
 	var notFound netlink.LinkNotFoundError
-	if errors.As(err, &notFound) && curName != s.SrcName {
-		// Failed before or at the rename.
-		link, err = h.LinkByName(s.SrcName)
+	if errors.As(err, &notFound) && c.IfName != srcName {
+		link, err = h.LinkByName(srcName)
 	}
 	if err != nil {
-		return fmt.Errorf("find %s in %s: %w", curName, cns, err)
+		return fmt.Errorf("find %s in %s: %w", c.IfName, cns, err)
 	}
 	if err := h.LinkSetDown(link); err != nil {
 		return fmt.Errorf("set %s down in %s: %w", link.Attrs().Name, cns, err)
 	}
-	if link.Attrs().Name != s.SrcName {
-		if err := h.LinkSetName(link, s.SrcName); err != nil {
-			return fmt.Errorf("rename %s back to %s in %s: %w", link.Attrs().Name, s.SrcName, cns, err)
+	if link.Attrs().Name != srcName {
+		if err := h.LinkSetName(link, srcName); err != nil {
+			return fmt.Errorf("rename %s back to %s in %s: %w", link.Attrs().Name, srcName, cns, err)
 		}
 	}
 	return hns.withFD(func(fd int) error {
 		if err := h.LinkSetNsFd(link, fd); err != nil {
-			return fmt.Errorf("move %s from %s to %s: %w", s.SrcName, cns, hns, err)
+			return fmt.Errorf("move %s from %s to %s: %w", srcName, cns, hns, err)
 		}
 		return nil
 	})
