@@ -61,16 +61,34 @@ func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
 	if err := stopPath(path, time.Second); err != nil {
 		return 0, err
 	}
-	spec := processSpec{Job: job, DataDir: o.DataDir, LogFile: o.LogFile, LogLevel: o.LogLevel}
 	state, err := createState(path)
 	if err != nil {
 		return 0, err
 	}
 	defer state.Close()
-
-	arpFile, icmpFile, err := sender.Files()
+	pid, err := spawn(processSpec{Job: job, DataDir: o.DataDir, LogFile: o.LogFile, LogLevel: o.LogLevel}, state, sender)
 	if err != nil {
 		os.Remove(path)
+		return 0, err
+	}
+	// Its next round is a second away: let pods being created now have the CPU first.
+	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, announcerNice)
+	pidns, _ := pidNamespace()
+	if err := writeState(state, Record{
+		Key: job.Key, NetNS: job.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
+	}); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		os.Remove(path)
+		return 0, err
+	}
+	return pid, nil
+}
+
+// spawn starts the detached process with the locked state file and
+// duplicates of the sender's sockets as its fds 3-5.
+func spawn(spec processSpec, state *os.File, sender *l2disco.Sender) (int, error) {
+	arpFile, icmpFile, err := sender.Files()
+	if err != nil {
 		return 0, err
 	}
 	defer closeFiles(arpFile, icmpFile)
@@ -84,7 +102,6 @@ func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
 	markInheritedCloexec()
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
-		os.Remove(path)
 		return 0, err
 	}
 	defer devNull.Close()
@@ -100,18 +117,7 @@ func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
 		Sys: &syscall.SysProcAttr{Setsid: true},
 	})
 	if err != nil {
-		os.Remove(path)
 		return 0, fmt.Errorf("start background announcer: %w", err)
-	}
-	// Its next round is a second away: let pods being created now have the CPU first.
-	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, announcerNice)
-	pidns, _ := pidNamespace()
-	if err := writeState(state, Record{
-		Key: job.Key, NetNS: job.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
-	}); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		os.Remove(path)
-		return 0, err
 	}
 	return pid, nil
 }
