@@ -26,7 +26,7 @@ unit:
 # bats in network namespaces with the real reference plugins. Root only.
 integration: deps build
 	@[ "$$(id -u)" = 0 ] || { echo "integration tests need root (network namespaces)"; exit 1; }
-	NDPA_BIN_DIR="$(TOOLS):$(CURDIR)/bin" CNIDRIVER="$(TOOLS)/cnidriver" bats $(BATS_FLAGS) test/integration
+	NDPA_BIN_DIR="$(TOOLS):$(CURDIR)/bin" CNIDRIVER="$(TOOLS)/cnidriver" LABTOOL="$(TOOLS)/labtool" bats $(BATS_FLAGS) test/integration
 
 test: deps lint unit integration
 
@@ -66,7 +66,8 @@ deps-apt:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# Go modules, the reference CNI plugins, cnitool and our libcni test driver, into .tools/bin (git-ignored).
+# Go modules, the reference CNI plugins, cnitool, our libcni test driver and the lab's helper
+# (labtool), into .tools/bin (git-ignored).
 deps-go:
 	@$(GO) mod download
 	@mkdir -p $(TOOLS)
@@ -78,11 +79,12 @@ deps-go:
 	@[ -x $(TOOLS)/cnitool ] || { echo "go install cnitool@$(CNI_VER)"; \
 		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/cni/cnitool@$(CNI_VER); }
 	@$(GO) build -o $(TOOLS)/cnidriver ./test/cnidriver
+	@$(GO) build -o $(TOOLS)/labtool ./test/labtool
 
 # A recycled IP with bridge alone, then with ndp-announce, in throwaway network namespaces. Root.
 demo: deps build
 	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root (network namespaces)"; exit 1; }
-	@NDPA_BIN_DIR="$(CURDIR)/bin:$(TOOLS)" CNIDRIVER="$(TOOLS)/cnidriver" scripts/demo.sh
+	@NDPA_BIN_DIR="$(CURDIR)/bin:$(TOOLS)" CNIDRIVER="$(TOOLS)/cnidriver" LABTOOL="$(TOOLS)/labtool" scripts/demo.sh
 
 # P1-P4 in throwaway network namespaces (root); writes BENCHMARKS.md and docs/blackhole-timeline.svg.
 # BENCH_RUNS=N sets the P1 runs (default 5), BENCH_ONLY=p1,p3 a subset. Bounded: 25 minutes at most.

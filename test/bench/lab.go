@@ -11,12 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	ilab "github.com/ndp-announce/ndp-announce/internal/lab"
 )
 
 // The bench lab is test/integration/lab.bash in Go: a "host" netns with the bridge (where the CNI
@@ -341,7 +340,11 @@ func (l *Lab) Close() error {
 	netns := append([]string(nil), l.netns...)
 	l.netns = nil
 	l.mu.Unlock()
-	if left := stopProcessesIn(netns); len(left) > 0 {
+	paths := make([]string, len(netns))
+	for i, ns := range netns {
+		paths[i] = "/run/netns/" + ns
+	}
+	if left := ilab.StopStragglers(paths, 2*time.Second); len(left) > 0 {
 		errs = append(errs, fmt.Errorf("lab %s: processes still running in its namespaces, stopped: %s", l.Prefix, strings.Join(left, "; ")))
 	}
 	for i := len(netns) - 1; i >= 0; i-- {
@@ -359,50 +362,6 @@ func (l *Lab) Close() error {
 	}
 	l.env.Registry.remove(l)
 	return errors.Join(errs...)
-}
-
-// stopProcessesIn SIGKILLs every process whose netns is one of the given ones and describes each.
-// All of them were started by this run (the namespaces are ours), so nothing else is hit.
-func stopProcessesIn(netns []string) []string {
-	ours := map[string]bool{}
-	for _, ns := range netns {
-		if link, err := nsInode("/run/netns/" + ns); err == nil {
-			ours[link] = true
-		}
-	}
-	if len(ours) == 0 {
-		return nil
-	}
-	var left []string
-	self := strconv.Itoa(os.Getpid())
-	procs, _ := filepath.Glob("/proc/[0-9]*/ns/net")
-	for _, p := range procs {
-		link, err := os.Readlink(p)
-		if err != nil || !ours[link] {
-			continue
-		}
-		pid := strings.Split(p, "/")[2]
-		if pid == self {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-		left = append(left, fmt.Sprintf("pid %s (%.80s)", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
-		if n, err := strconv.Atoi(pid); err == nil {
-			if proc, err := os.FindProcess(n); err == nil {
-				_ = proc.Kill()
-			}
-		}
-	}
-	return left
-}
-
-// nsInode gives "net:[inode]", the form /proc/PID/ns/net links read as.
-func nsInode(path string) (string, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("net:[%d]", st.Ino), nil
 }
 
 // inNS runs a command in a netns with nsenter (not `ip netns exec`, which remounts /sys and hides

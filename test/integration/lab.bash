@@ -3,9 +3,13 @@
 # bridge, driven through libcni with the real reference plugins. Every .bats file:
 #
 #   load lab
-#   setup_file() { lab_init; }      # root check, plugin dir, cnidriver
+#   setup_file() { lab_init; }      # root check, plugin dir, cnidriver, labtool
 #   setup()      { lab_setup; }     # this test's namespaces, bridge, peer, conflist
 #   teardown()   { lab_teardown; }  # CNI DEL, stop processes, delete namespaces, assert clean
+#
+# Outside bats (scripts/demo.sh) source it and set LAB_TMPDIR (where the lab's files go)
+# first; LAB_TAG (default "ndpa", at most 4 characters) starts every name, so a demo and
+# a test suite never share one.
 #
 #   peer netns                     host netns                             container netns
 #   eth0 198.51.100.2/24 ---- <L>hp ── <L>br 198.51.100.1/24 ── veth* ──── eth0 (bridge plugin)
@@ -15,14 +19,19 @@
 # "ndpa-<id>-c-<name>"; <id> mixes this process's PID and randomness, so two suites can run
 # at once. Helpers take lab names: "host", "peer" or a container name.
 #
+# Waiting for links and stopping leftover processes is Go code the plugin and the Go lab
+# (internal/lab) already have, run through test/labtool: no second copy in shell.
+#
 # The CNI plugins run inside the host netns (nsenter), so the bridge they use and the
 # veths they create live there; the root netns's links, routes and sysctls are never touched.
 # nsenter, not `ip netns exec`: the latter gives the command a private /sys and hides the
 # cgroup mounts that runtimes need.
 
-bats_require_minimum_version 1.5.0
-bats_load_library bats-support
-bats_load_library bats-assert
+if declare -F bats_load_library >/dev/null; then
+	bats_require_minimum_version 1.5.0
+	bats_load_library bats-support
+	bats_load_library bats-assert
+fi
 
 LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -39,10 +48,11 @@ LAB_PEER_MAC=02:00:5e:00:01:02
 # ---------------------------------------------------------------------------------------------
 # Per-file and per-test setup
 
-# lab_init: run from setup_file. Skips when not root; finds the plugins; builds the driver
-# unless CNIDRIVER names one. Exports LAB_BIN_DIR and CNIDRIVER for the tests.
+# lab_init: run from setup_file. Skips when not root; finds the plugins; builds cnidriver
+# and labtool unless CNIDRIVER and LABTOOL name them. Exports LAB_BIN_DIR, CNIDRIVER and
+# LABTOOL for the tests.
 lab_init() {
-	[ "$(id -u)" = 0 ] || skip "the integration lab needs root (network namespaces)"
+	[ "$(id -u)" = 0 ] || { _lab_skip "the integration lab needs root (network namespaces)"; return; }
 	local tool
 	for tool in ip nsenter jq tcpdump ping; do
 		command -v "$tool" >/dev/null || { echo "lab_init: $tool not found in PATH" >&2; return 1; }
@@ -55,12 +65,25 @@ lab_init() {
 			{ echo "lab_init: no executable '$plugin' in NDPA_BIN_DIR=$LAB_BIN_DIR" >&2; return 1; }
 	done
 
+	local tmp=${BATS_FILE_TMPDIR:-${LAB_TMPDIR:-}}
 	if [ -z "${CNIDRIVER:-}" ]; then
-		CNIDRIVER=$BATS_FILE_TMPDIR/cnidriver
-		_lab_build_driver "$CNIDRIVER" || return 1
+		CNIDRIVER=$tmp/cnidriver
+		_lab_build_tool "$CNIDRIVER" ./test/cnidriver || return 1
+	fi
+	if [ -z "${LABTOOL:-}" ]; then
+		LABTOOL=$tmp/labtool
+		_lab_build_tool "$LABTOOL" ./test/labtool || return 1
 	fi
 	[ -x "$CNIDRIVER" ] || { echo "lab_init: CNIDRIVER=$CNIDRIVER is not executable" >&2; return 1; }
-	export CNIDRIVER
+	[ -x "$LABTOOL" ] || { echo "lab_init: LABTOOL=$LABTOOL is not executable" >&2; return 1; }
+	export CNIDRIVER LABTOOL
+}
+
+# _lab_skip MSG: skip the file under bats; elsewhere say why and fail.
+_lab_skip() {
+	if declare -F skip >/dev/null; then skip "$1"; fi
+	echo "$1" >&2
+	return 1
 }
 
 # lab_plugin_path TYPE: the plugin binary libcni will run for TYPE, or failure.
@@ -74,19 +97,22 @@ lab_plugin_path() {
 	return 1
 }
 
-_lab_build_driver() {
-	local out=$1 log=$BATS_FILE_TMPDIR/cnidriver-build.log
-	(cd "$LAB_REPO" && go build -o "$out" ./test/cnidriver) >"$log" 2>&1 && return 0
+# _lab_build_tool OUT PACKAGE: go build PACKAGE of this repo into OUT.
+_lab_build_tool() {
+	local out=$1 pkg=$2 dir
+	dir=$(dirname "$out")
+	local log=$dir/${out##*/}-build.log
+	(cd "$LAB_REPO" && go build -o "$out" "$pkg") >"$log" 2>&1 && return 0
 	# libcni's invoke package needs modules that go.mod may not list yet. Build against a
 	# throwaway copy of go.mod, offline from the module cache, so the repo's stays untouched,
 	# and say so loudly: the real fix belongs in go.mod.
-	local mod=$BATS_FILE_TMPDIR/gomod
+	local mod=$dir/gomod
 	mkdir -p "$mod" && cp "$LAB_REPO/go.mod" "$LAB_REPO/go.sum" "$mod/" || return 1
-	if (cd "$LAB_REPO" && GOPROXY=off go build -mod=mod -modfile="$mod/go.mod" -o "$out" ./test/cnidriver) >>"$log" 2>&1; then
-		echo "# lab_init: WARNING: cnidriver builds only with a patched copy of go.mod (see $log)" >&3
+	if (cd "$LAB_REPO" && GOPROXY=off go build -mod=mod -modfile="$mod/go.mod" -o "$out" "$pkg") >>"$log" 2>&1; then
+		echo "# lab_init: WARNING: $pkg builds only with a patched copy of go.mod (see $log)" >&2
 		return 0
 	fi
-	echo "lab_init: cannot build cnidriver:" >&2
+	echo "lab_init: cannot build $pkg:" >&2
 	cat "$log" >&2
 	return 1
 }
@@ -94,15 +120,17 @@ _lab_build_driver() {
 # lab_setup: run from setup. Builds this test's host and peer namespaces, the bridge, the
 # peer's veth, and writes the default conflist.
 lab_setup() {
+	local tag=${LAB_TAG:-ndpa}
+	[[ $tag =~ ^[a-z]{1,4}$ ]] || { echo "lab_setup: LAB_TAG '$tag' is not 1-4 letters" >&2; return 1; }
 	LAB_ID=$(printf '%04x' $(($$ & 0xffff)))$(od -An -N2 -tx2 /dev/urandom | tr -d ' \n')
-	LAB_PREFIX=ndpa-$LAB_ID
-	LAB_LINK_PREFIX=ndpa$LAB_ID # links: IFNAMSIZ leaves 15 characters
+	LAB_PREFIX=$tag-$LAB_ID
+	LAB_LINK_PREFIX=$tag$LAB_ID # links: IFNAMSIZ leaves 15 characters
 	LAB_HOST_NS=$LAB_PREFIX-host
 	LAB_PEER_NS=$LAB_PREFIX-peer
 	LAB_BRIDGE=${LAB_LINK_PREFIX}br
 	LAB_HOST_VETH=${LAB_LINK_PREFIX}hp
 	LAB_NETWORK=$LAB_PREFIX
-	LAB_DIR=$BATS_TEST_TMPDIR/lab
+	LAB_DIR=${LAB_TMPDIR:-$BATS_TEST_TMPDIR}/lab
 	LAB_CONFLIST=$LAB_DIR/conf/lab.conflist
 	LAB_CACHE_DIR=$LAB_DIR/cache
 	LAB_IPAM_DIR=$LAB_DIR/ipam
@@ -122,7 +150,7 @@ lab_setup() {
 		in_ns peer ip addr add "$LAB_V4_PEER/24" dev eth0 &&
 		in_ns peer ip addr add "$LAB_V6_PEER/64" dev eth0 nodad &&
 		in_ns peer ip link set eth0 up || return 1
-	lab_wait_port_forwarding "$LAB_HOST_VETH" || return 1
+	lab_wait_ready peer eth0 || return 1
 	lab_conflist
 }
 
@@ -213,16 +241,17 @@ _lab_nsenter() {
 
 # ---------------------------------------------------------------------------------------------
 # CNI operations, run by cnidriver inside the host netns with the test's conflist and cache.
-# LAB_CNI_ARGS='K=V;K2=V2' sets CNI_ARGS for cni_add (and is remembered for its DEL/CHECK).
+# LAB_CNI_ARGS='K=V;K2=V2' sets CNI_ARGS for cni_add, and LAB_CONFLIST the conflist; both are
+# remembered for its DEL/CHECK.
 
 # cni_add NAME [IFNAME] [RUNTIME_CONFIG_JSON]: prints the result; keeps it for cni_result.
 cni_add() {
 	local name=$1 ifname=${2:-eth0} rc=${3:-} key out status
 	key=$name@$ifname
 	# Recorded first: a failed ADD still needs its DEL.
-	printf '%s\n%s\n' "$rc" "${LAB_CNI_ARGS:-}" >"$LAB_DIR/attachments/$key" || return 1
+	printf '%s\n%s\n%s\n' "$rc" "${LAB_CNI_ARGS:-}" "$LAB_CONFLIST" >"$LAB_DIR/attachments/$key" || return 1
 	status=0
-	out=$(_lab_driver add "$name" "$ifname" "$rc" "${LAB_CNI_ARGS:-}") || status=$?
+	out=$(_lab_driver add "$name" "$ifname" "$rc" "${LAB_CNI_ARGS:-}" "$LAB_CONFLIST") || status=$?
 	if [ $status -eq 0 ]; then
 		printf '%s\n' "$out" >"$LAB_DIR/results/$key.json" || return 1
 	fi
@@ -233,22 +262,24 @@ cni_add() {
 # cni_del NAME [IFNAME]
 cni_del() {
 	local name=$1 ifname=${2:-eth0}
-	local key=$name@$ifname rc='' args=''
-	if [ -e "$LAB_DIR/attachments/$key" ]; then
-		{ read -r rc; read -r args; } <"$LAB_DIR/attachments/$key"
-	fi
-	_lab_driver del "$name" "$ifname" "$rc" "$args" || return
+	local key=$name@$ifname
+	_lab_attached "$key" del "$name" "$ifname" || return
 	rm -f "$LAB_DIR/attachments/$key" "$LAB_DIR/results/$key.json"
 }
 
 # cni_check NAME [IFNAME]
 cni_check() {
 	local name=$1 ifname=${2:-eth0}
-	local key=$name@$ifname rc='' args=''
-	if [ -e "$LAB_DIR/attachments/$key" ]; then
-		{ read -r rc; read -r args; } <"$LAB_DIR/attachments/$key"
+	_lab_attached "$name@$ifname" check "$name" "$ifname"
+}
+
+# _lab_attached KEY CMD NAME IFNAME: CMD with what cni_add recorded for KEY (or the defaults).
+_lab_attached() {
+	local f=$LAB_DIR/attachments/$1 rc='' args='' conflist=$LAB_CONFLIST
+	if [ -e "$f" ]; then
+		{ read -r rc; read -r args; read -r conflist || true; } <"$f"
 	fi
-	_lab_driver check "$name" "$ifname" "$rc" "$args"
+	_lab_driver "$2" "$3" "$4" "$rc" "$args" "${conflist:-$LAB_CONFLIST}"
 }
 
 # cni_status
@@ -270,8 +301,8 @@ cni_result() {
 }
 
 _lab_driver() {
-	local cmd=$1 name=$2 ifname=$3 rc=$4 args=$5
-	local -a opts=(--conflist "$LAB_CONFLIST" --cache-dir "$LAB_CACHE_DIR" --bin-dir "$LAB_BIN_DIR"
+	local cmd=$1 name=$2 ifname=$3 rc=$4 args=$5 conflist=$6
+	local -a opts=(--conflist "$conflist" --cache-dir "$LAB_CACHE_DIR" --bin-dir "$LAB_BIN_DIR"
 		--container-id "$(lab_container_id "$name")" --ifname "$ifname" --netns "$(lab_netns_path "$name")")
 	if [ -n "$rc" ]; then opts+=(--runtime-config "$rc"); fi
 	if [ -n "$args" ]; then opts+=(--args "$args"); fi
@@ -322,17 +353,12 @@ ping_once() {
 	in_ns "$1" ping -n -c 1 -W "${LAB_PING_TIMEOUT:-1}" "$2"
 }
 
-# lab_wait_port_forwarding PORT [SECONDS]: wait until a host-netns bridge port forwards
-# (read over netlink, not sysfs: /sys belongs to the root netns here).
-lab_wait_port_forwarding() {
-	local port=$1 deadline=$((SECONDS + ${2:-5})) state=''
-	while [ $SECONDS -le "$deadline" ]; do
-		state=$(in_ns host ip -j -d link show dev "$port" | jq -r '.[0].linkinfo.info_slave_data.state // empty')
-		[ "$state" = forwarding ] && return 0
-		sleep 0.05
-	done
-	echo "bridge port $port still '$state' after ${2:-5}s" >&2
-	return 1
+# lab_wait_ready NAME IFNAME [SECONDS]: wait until IFNAME in lab netns NAME is up and, when
+# its veth peer is a port of the lab bridge, that port forwards (pkg/iface's waits, run by
+# labtool: over netlink, as the plugin does).
+lab_wait_ready() {
+	"$LABTOOL" wait -timeout "${3:-5}s" -host-netns "$(lab_netns_path host)" \
+		"$(lab_netns_path "$1")" "$2" link-up bridge-port
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -451,7 +477,7 @@ lab_teardown() {
 		mapfile -t namespaces < <(tac "$LAB_DIR/netns" 2>/dev/null)
 		# Whatever still runs inside our namespaces was started by this test (say a plugin's
 		# background process that DEL did not stop): a leak to report, then stop.
-		_lab_stop_ns_stragglers "${namespaces[@]}" || failed=1
+		"$LABTOOL" stragglers "${namespaces[@]/#//run/netns/}" || failed=1
 		for ns in "${namespaces[@]}"; do
 			[ -e "/run/netns/$ns" ] || continue
 			ip netns del "$ns" || { echo "lab_teardown: cannot delete netns $ns" >&2; failed=1; }
@@ -460,26 +486,6 @@ lab_teardown() {
 	fi
 	lab_assert_clean || failed=1
 	return $failed
-}
-
-_lab_stop_ns_stragglers() {
-	local ns inode link pid found=0
-	local -A ours=()
-	for ns in "$@"; do
-		[ -e "/run/netns/$ns" ] || continue
-		if inode=$(stat -L -c %i "/run/netns/$ns"); then ours["net:[$inode]"]=$ns; fi
-	done
-	[ ${#ours[@]} -gt 0 ] || return 0
-	for link in /proc/[0-9]*/ns/net; do
-		pid=${link#/proc/}
-		pid=${pid%%/*}
-		ns=$(readlink "$link" 2>/dev/null) || continue
-		if [ -z "${ours[$ns]:-}" ] || [ "$pid" = "$BASHPID" ]; then continue; fi
-		echo "lab_teardown: process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)) still runs in ${ours[$ns]}" >&2
-		_lab_stop_pid "$pid" "$(_lab_starttime "$pid")"
-		found=1
-	done
-	return $found
 }
 
 # lab_assert_clean: nothing this test made is left: no netns or netns mount with its prefix,

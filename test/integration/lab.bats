@@ -87,12 +87,13 @@ ${at}test "fails midway" {
 EOF
 	# The test's PATH starts with bats' libexec dir, whose `bats` expects to be run by the wrapper.
 	inner_path=$(tr : '\n' <<<"$PATH" | grep -v bats-core | paste -sd :)
-	run env -i PATH="$inner_path" HOME="$HOME" CNIDRIVER="$CNIDRIVER" LAB_BIN_DIR="$LAB_BIN_DIR" bats "$inner"
+	run env -i PATH="$inner_path" HOME="$HOME" CNIDRIVER="$CNIDRIVER" LABTOOL="$LABTOOL" LAB_BIN_DIR="$LAB_BIN_DIR" bats "$inner"
 	assert_failure
 	assert_output --partial "not ok 1 fails midway"
 	refute_output --partial "not reached"
 	refute_output --partial "lab_teardown:"
 	refute_output --partial "lab_assert_clean:"
+	refute_output --partial "labtool"
 
 	read -r prefix link_prefix <"$BATS_TEST_TMPDIR/prefix"
 	read -r pid start <"$BATS_TEST_TMPDIR/pid"
@@ -103,4 +104,18 @@ EOF
 	refute_output --partial "$link_prefix"
 	[ "$(_lab_starttime "$pid")" != "$start" ] || fail "tcpdump $pid outlived the inner test"
 	[ "$(cat "$BATS_TEST_TMPDIR/hook")" = after-del ] || fail "lab_after_del: $(cat "$BATS_TEST_TMPDIR/hook")"
+}
+
+@test "teardown stops a process left running in the lab's namespaces, and fails saying which" {
+	# Not through lab_bg: a process the test does not know about, as a plugin's leak would be.
+	nsenter --net="$(lab_netns_path peer)" -- sleep 600 </dev/null >/dev/null 2>&1 3>&- &
+	pid=$!
+	run --separate-stderr lab_teardown
+	assert_failure
+	[[ $stderr == *"still running, stopped: pid $pid (sleep 600) in $(lab_netns_path peer)"* ]] || fail "stderr: $stderr"
+	run _lab_alive "$pid"
+	assert_failure
+	wait "$pid" || true
+	run ip netns list
+	refute_output --partial "$LAB_PREFIX"
 }
