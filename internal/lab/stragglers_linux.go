@@ -41,7 +41,7 @@ func StopStragglers(netnsPaths []string, grace time.Duration) []string {
 		// Check again through the pidfd's process: the PID may have been reused
 		// between the scan and PidfdOpen.
 		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
-		if err != nil || ours[link] == "" {
+		if err != nil || ours[link] == "" || zombie(pid) {
 			unix.Close(fd)
 			continue
 		}
@@ -92,6 +92,17 @@ func killAfter(fds []int, grace time.Duration) {
 		}
 		unix.Close(fd)
 	}
+}
+
+// zombie: the process has exited and waits for its parent (this machine's
+// PID 1 reaps orphans late) — nothing left to stop.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold anything
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
 // nsLink gives "net:[inode]", the form /proc/PID/ns/net links read as.
