@@ -39,6 +39,7 @@ e2e: deps build e2e-deps
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root (network namespaces, containerd)"; exit 1; }
 	NDPA_BIN="$(CURDIR)/$(BIN)" CRICTL="$(TOOLS)/crictl" CNI_PLUGINS_DIR="$(TOOLS)" \
 		timeout --foreground -k 30 600 bash test/e2e/cri.bash
+	@$(MAKE) --no-print-directory e2e-kubelet
 
 # containerd, runc and busybox-static from Debian when missing; crictl built from the module cache
 # (cri-tools is not in the checksum database: GONOSUMDB). Outside the repo, so go.mod stays as it is.
@@ -101,3 +102,20 @@ lint:
 
 clean:
 	rm -rf bin .tools
+
+# --- kubelet e2e (issue 13) ---------------------------------------------------------------------
+# A real Kubernetes node: a standalone kubelet (no API server) runs static pods through containerd
+# on a node of its own (test/e2e/README.md). Root only. kubelet is
+# built from the Go module proxy (test/e2e/build-kubelet.bash, several minutes) into a cache outside
+# the clone, so a warm machine does not build it again.
+KUBELET_VER        := v1.34.4
+KUBELET_CACHE      ?= /var/cache/ndp-announce/kubelet-$(KUBELET_VER)
+KUBELET            := $(KUBELET_CACHE)/kubelet
+.PHONY: e2e-kubelet e2e-kubelet-deps
+e2e-kubelet: deps build e2e-deps e2e-kubelet-deps
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e-kubelet needs root (network and mount namespaces, containerd)"; exit 1; }
+	KUBELET="$(KUBELET)" NDPA_BIN="$(CURDIR)/$(BIN)" CRICTL="$(TOOLS)/crictl" CNI_PLUGINS_DIR="$(TOOLS)" \
+		timeout --foreground -k 30 600 bash test/e2e/kubelet.bash
+
+e2e-kubelet-deps:
+	@GO="$(GO)" timeout --foreground -k 30 1800 bash test/e2e/build-kubelet.bash $(KUBELET_VER) "$(KUBELET)"

@@ -34,23 +34,6 @@ IMG_BUSYBOX=ndpa.invalid/e2e/busybox:1
 IMG_NDPA=ndpa.invalid/e2e/ndp-announce:1
 V4_GW=203.0.113.1 V6_GW=2001:db8:2::1
 
-PASSED=0 FAILED=0 T0=$SECONDS
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-note() { echo "  [$((SECONDS - T0))s] $*"; }
-# check DESCRIPTION CMD...: PASS or FAIL on CMD's status.
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-# die: a step the rest depends on failed; the EXIT trap cleans up.
-die() {
-	fail "$*"
-	exit 1
-}
-
-[ "$(id -u)" = 0 ] || { echo "test/e2e needs root (network namespaces, containerd)" >&2; exit 1; }
 for tool in containerd containerd-shim-runc-v2 runc ctr busybox jq ip nsenter "$CRICTL" "$NDPA_BIN"; do
 	command -v "$tool" >/dev/null || { echo "test/e2e: $tool not found" >&2; exit 1; }
 done
@@ -58,127 +41,15 @@ for p in bridge host-local loopback; do
 	[ -x "$CNI_PLUGINS_DIR/$p" ] || { echo "test/e2e: no $p in CNI_PLUGINS_DIR=$CNI_PLUGINS_DIR" >&2; exit 1; }
 done
 
-DIR=$(mktemp -d /tmp/ndpa-e2e.XXXXXX)
-SOCK=$DIR/containerd.sock
+E2E_DIR=$REPO/test/e2e
+# shellcheck source=containerd.bash
+source "$E2E_DIR/containerd.bash"
+containerd_init ndpa-e2e
 CONF_DIR=$DIR/cni/net.d
 BIN_DIR=$DIR/cni/bin
 CONFLIST=$CONF_DIR/10-e2e.conflist
 NDPA_LOG=$DIR/ndp-announce.log
 NDPA_DATA=$DIR/ndp-announce
-CONTAINERD_PID=''
-declare -A NS_INODES=() # netns inode -> what it is, for the leak check
-# Shim sockets go under /run/containerd/s whatever the config says (containerd 1.6): note what is
-# there now so that only ours count as leftovers.
-RUN_CONTAINERD_EXISTED=0
-[ -d /run/containerd ] && RUN_CONTAINERD_EXISTED=1
-SHIM_SOCKETS_BEFORE=$(ls /run/containerd/s 2>/dev/null | sort)
-
-in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
-crictl() { in_ns "$CRICTL" --config "$DIR/crictl.yaml" "$@"; }
-
-# ---------------------------------------------------------------------------------------------
-# Cleanup: runs on every exit. Keeps going past errors; leftovers are failures.
-
-cleanup() {
-	local status=$? pid left=()
-	trap - EXIT INT TERM
-	[ $status -ne 0 ] && [ $FAILED -eq 0 ] && fail "the script stopped early (status $status)"
-	echo "# cleanup"
-	if [ -n "$CONTAINERD_PID" ] && kill -0 "$CONTAINERD_PID" 2>/dev/null; then
-		in_ns timeout 60 "$CRICTL" --config "$DIR/crictl.yaml" rmp -fa >/dev/null 2>&1
-		stop_pid "$CONTAINERD_PID"
-	fi
-	if [ $FAILED -gt 0 ] && [ -s "$DIR/containerd.log" ]; then
-		echo "# containerd log, warnings and errors:"
-		grep -E 'level=(warning|error|fatal)' "$DIR/containerd.log" | tail -n 20 | sed 's/^/#   /'
-		echo "# ndp-announce log:"
-		sed 's/^/#   /' "$NDPA_LOG" 2>/dev/null | tail -n 20
-	fi
-	# Whatever still runs in our namespaces or names our dir (shims, announcers) is a leak: stop it.
-	for pid in $(our_processes); do
-		left+=("process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)")
-		stop_pid "$pid"
-	done
-	umount_under "$DIR"
-	[ -e "/run/netns/$NS" ] && { ip netns del "$NS" || left+=("netns $NS (cannot delete)"); }
-	find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${CGROUP_PARENT#/}" 2>/dev/null |
-		while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
-	rm -rf "$DIR"
-	if [ $RUN_CONTAINERD_EXISTED = 0 ]; then
-		rmdir /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd 2>/dev/null
-	fi
-
-	mapfile -t -O ${#left[@]} left < <(leftovers)
-	if [ ${#left[@]} -eq 0 ]; then
-		pass "nothing left: no netns, mount, link, process, cgroup, shim socket or temp dir"
-	else
-		fail "left behind (removed now where possible):"
-		printf '  %s\n' "${left[@]}"
-	fi
-	echo "e2e took $((SECONDS - T0))s"
-	echo "$PASSED passed, $FAILED failed"
-	[ $FAILED -eq 0 ] && [ $status -eq 0 ] && exit 0
-	exit 1
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# stop_pid PID: SIGTERM, SIGKILL after 10 s.
-stop_pid() {
-	local i
-	kill -TERM "$1" 2>/dev/null || return 0
-	for ((i = 0; i < 200; i++)); do
-		alive "$1" || break
-		sleep 0.05
-	done
-	alive "$1" && kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
-
-# alive PID: running, not a zombie (this machine's PID 1 reaps orphans late).
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
-
-# our_processes: PIDs (not ours, not zombies) in one of the namespaces we made or with our dir on
-# their command line.
-our_processes() {
-	local link pid ns
-	for link in /proc/[0-9]*/ns/net; do
-		pid=${link#/proc/}
-		pid=${pid%%/*}
-		[ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] && continue
-		alive "$pid" || continue
-		ns=$(readlink "$link" 2>/dev/null) || continue
-		if [ -n "${NS_INODES[$ns]:-}" ] || grep -qF "$DIR" "/proc/$pid/cmdline" 2>/dev/null; then
-			echo "$pid"
-		fi
-	done
-}
-
-# umount_under DIR: every mount at or below DIR, deepest first (netns bind mounts, rootfs overlays, shm).
-umount_under() {
-	local m
-	awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
-		umount "$m" 2>/dev/null || umount -l "$m"
-	done
-}
-
-leftovers() {
-	local m pid
-	ip netns list | grep -q "^$NS\b" && echo "netns $NS"
-	awk -v d="$DIR" 'index($5, d) == 1 { print "mount " $5 }' /proc/self/mountinfo
-	ip -j link show | jq -r --arg p "ndpae$ID" '.[].ifname | select(startswith($p)) | "root-netns link " + .'
-	for pid in $(our_processes); do echo "process $pid"; done
-	find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${CGROUP_PARENT#/}" 2>/dev/null | sed 's/^/cgroup /'
-	comm -13 <(echo "$SHIM_SOCKETS_BEFORE") <(ls /run/containerd/s 2>/dev/null | sort) | sed '/^$/d; s/^/shim socket /'
-	[ -e "$DIR" ] && echo "dir $DIR"
-	return 0
-}
 
 # ---------------------------------------------------------------------------------------------
 # Pods
@@ -258,83 +129,19 @@ manifest_command() {
 
 # ---------------------------------------------------------------------------------------------
 echo "# e2e $ID in $DIR"
-cg=$(stat -fc %T /sys/fs/cgroup)
-note "cgroups: $([ "$cg" = cgroup2fs ] && echo "v2 (unified)" || echo "v1 ($cg at /sys/fs/cgroup$([ -d /sys/fs/cgroup/unified ] && echo ", hybrid with cgroup2 at unified/"))"); $(containerd --version | cut -d' ' -f3); runc $(runc --version | head -1 | cut -d' ' -f3)"
+note "$(cgroups_line)"
 
 mkdir -p "$BIN_DIR" "$CONF_DIR" "$DIR/logs" "$NDPA_DATA" || die "temp dirs"
 cp "$CNI_PLUGINS_DIR"/{bridge,host-local,loopback} "$BIN_DIR/" || die "copy reference plugins"
 
-# Two addresses per family: P takes one and A, then B, the other, so B gets A's addresses.
-jq -n --arg br "$BRIDGE" --arg ipam "$DIR/ipam" '{
-	cniVersion: "1.0.0", name: "e2e", # the newest that containerd 1.6 libcni knows
-	plugins: [{
-		type: "bridge", bridge: $br, isGateway: true, ipMasq: false,
-		ipam: {type: "host-local", dataDir: $ipam, ranges: [
-			[{subnet: "203.0.113.0/24", rangeStart: "203.0.113.10", rangeEnd: "203.0.113.11", gateway: "203.0.113.1"}],
-			[{subnet: "2001:db8:2::/64", rangeStart: "2001:db8:2::10", rangeEnd: "2001:db8:2::11", gateway: "2001:db8:2::1"}]]}
-	}]}' >"$CONFLIST" || die "conflist"
+write_conflist "$CONFLIST" "$BRIDGE" "$DIR/ipam" 2001:db8:2 || die "conflist"
 cp "$CONFLIST" "$DIR/conflist.orig"
 
-# What works here: no CAP_SYS_RESOURCE (restrict_oom_score_adj), netns mounts under the state dir,
-# runc's state under ours too, cgroupfs driver (no systemd), nothing listening outside the netns.
-cat >"$DIR/config.toml" <<EOF
-version = 2
-root = "$DIR/root"
-state = "$DIR/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = ""
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$DIR/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$IMG_BUSYBOX"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$BIN_DIR"
-    conf_dir = "$CONF_DIR"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      Root = "$DIR/runc"
-      SystemdCgroup = false
-EOF
-cat >"$DIR/crictl.yaml" <<EOF
-runtime-endpoint: unix://$SOCK
-image-endpoint: unix://$SOCK
-timeout: 30
-EOF
-
-ip netns add "$NS" || die "create netns $NS"
-NS_INODES["net:[$(stat -L -c %i "/run/netns/$NS")]"]=containerd
-in_ns ip link set lo up
-# nsenter, not `ip netns exec`: that one mounts a private /sys and runc then finds no cgroup mount.
-nsenter --net="/run/netns/$NS" -- containerd --config "$DIR/config.toml" >"$DIR/containerd.log" 2>&1 </dev/null &
-CONTAINERD_PID=$!
-for ((i = 0; i < 200; i++)); do
-	crictl version >/dev/null 2>&1 && break
-	alive "$CONTAINERD_PID" || break
-	sleep 0.05
-done
-crictl version >/dev/null 2>&1 || die "containerd did not come up (log: $(tail -n 3 "$DIR/containerd.log"))"
-note "containerd $CONTAINERD_PID up in netns $NS"
-
-bash "$REPO/test/e2e/mkimage.bash" "$DIR/busybox.tar" "$IMG_BUSYBOX" '["/bin/sleep", "2147483647"]' \
-	"$(command -v busybox):bin/busybox" @busybox:bin/sh @busybox:bin/sleep @busybox:bin/ping &&
-	bash "$REPO/test/e2e/mkimage.bash" "$DIR/ndpa.tar" "$IMG_NDPA" '["/ndp-announce"]' "$NDPA_BIN:ndp-announce" ||
-	die "build images"
-for img in busybox ndpa; do
-	in_ns ctr -a "$SOCK" -n k8s.io images import "$DIR/$img.tar" >/dev/null || die "import $img image"
-done
+containerd_config "$BIN_DIR" "$CONF_DIR" "$IMG_BUSYBOX"
+containerd_start
+import_busybox "$IMG_BUSYBOX" || die "import the busybox image"
+bash "$E2E_DIR/mkimage.bash" "$DIR/ndpa.tar" "$IMG_NDPA" '["/ndp-announce"]' "$NDPA_BIN:ndp-announce" &&
+	import_image "$DIR/ndpa.tar" || die "import the ndp-announce image"
 pass "containerd CRI up in its own netns, images imported"
 
 # ---------------------------------------------------------------------------------------------
