@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -23,10 +24,14 @@ type Attachment struct {
 func FindAttachment(res *current.Result, ifName, netns string) (*Attachment, error) {
 	idx := -1
 	for i, intf := range res.Interfaces {
-		if intf.Name == ifName && sameNetNS(intf.Sandbox, netns) {
-			idx = i
-			break
+		if intf.Name != ifName || !sameNetNS(intf.Sandbox, netns) {
+			continue
 		}
+		if idx >= 0 {
+			// Which one is ours is anybody's guess: do nothing rather than act on the wrong one.
+			return nil, Error(fmt.Sprintf("prevResult.interfaces[%d]", i), "%q in sandbox %q again (also interfaces[%d]): the container interface must be listed once", ifName, netns, idx)
+		}
+		idx = i
 	}
 	if idx < 0 {
 		return nil, Error("prevResult.interfaces", "no interface %q in sandbox %q: chain ndp-announce after the plugin that creates it", ifName, netns)

@@ -17,7 +17,6 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/containernetworking/cni/pkg/version"
 
 	"github.com/ndp-announce/ndp-announce/pkg/iface"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
@@ -304,27 +303,15 @@ func (p *Plan) addSysctls(field string, list []string, admit func(sysctl.Entry) 
 
 func ms(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 
-// ParsePrevResult requires a prevResult (we only make sense chained after the plugin that created the
-// interface) and converts it to the current result type.
-func ParsePrevResult(conf *NetConf) (*current.Result, error) {
-	if conf.RawPrevResult == nil {
-		return nil, Error("prevResult", "missing: ndp-announce must be chained after a plugin that creates the interface, such as bridge")
-	}
-	if err := version.ParsePrevResult(&conf.PluginConf); err != nil {
-		return nil, Error("prevResult", "cannot parse: %v", err)
-	}
-	res, err := current.NewResultFromResult(conf.PrevResult)
-	if err != nil {
-		return nil, Error("prevResult", "cannot convert to version %s: %v", current.ImplementedSpecVersion, err)
-	}
-	return res, nil
-}
-
 // Load is what ADD and CHECK start with: the validated plan, the previous plugin's result in
-// the current version, and our interface in it. Any failure is a CNI error naming the field.
+// the current version, and our interface in it. Any failure is a CNI error naming the field
+// (code 7), or CNI_IFNAME (code 4).
 func Load(args *skel.CmdArgs) (*Plan, *current.Result, *Attachment, error) {
 	conf, err := Decode(args.StdinData)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := CheckIfName(args.IfName); err != nil {
 		return nil, nil, nil, err
 	}
 	plan, err := NewPlan(conf)

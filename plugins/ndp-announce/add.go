@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/vishvananda/netlink"
 
 	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/config"
@@ -32,6 +34,12 @@ func cmdAdd(args *skel.CmdArgs) error {
 	log, closeLog := logging.New(plan.Conf.LogFile, plan.LogLevel,
 		"cmd", "ADD", "containerID", args.ContainerID, "netns", args.Netns, "ifname", args.IfName)
 	defer closeLog.Close()
+	if ig := config.IgnoredKeys(args.StdinData); !ig.Empty() {
+		// Not an error: runtimes add keys of their own. But a misspelt field silently keeping its
+		// default is worse, so both the log and the runtime's log (stderr) name them.
+		log = log.With("ignored", ig.String())
+		fmt.Fprintln(os.Stderr, "ndp-announce: ADD:", ig.String())
+	}
 
 	rep, err := addAttachment(args, plan, res, att)
 	if err != nil {
@@ -56,7 +64,7 @@ func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, a
 	rep := &addReport{level: slog.LevelInfo}
 	h, err := iface.Open(iface.Target{NetNS: args.Netns, IfName: args.IfName})
 	if err != nil {
-		return nil, fmt.Errorf("interface %s of the result: %w", args.IfName, err)
+		return nil, openError(args, att, err)
 	}
 	defer h.Close()
 
@@ -149,6 +157,17 @@ func startBackground(job announcer.Job, an *iface.Announced, plan *config.Plan) 
 		return "not started: " + err.Error()
 	}
 	return fmt.Sprintf("pid %d: %d more rounds every %v", pid, job.Rounds, job.Interval)
+}
+
+// openError: the interface prevResult names is not in the netns — the chain or the result is
+// wrong (code 7, naming the entry), not an I/O failure.
+func openError(args *skel.CmdArgs, att *config.Attachment, err error) error {
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return config.Error(fmt.Sprintf("prevResult.interfaces[%d]", att.Index),
+			"interface %q is not in netns %s: chain ndp-announce after the plugin that creates it", args.IfName, args.Netns)
+	}
+	return fmt.Errorf("interface %s of the result: %w", args.IfName, err)
 }
 
 // sysctlError: a knob that does not exist or a value the kernel refuses is the user's config (code 7,

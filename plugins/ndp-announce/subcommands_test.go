@@ -14,6 +14,9 @@ func TestValidatePluginConfig(t *testing.T) {
 		`{"type":"ndp-announce","advertiseCount":9}`:           "advertiseCount",
 		`{"type":"ndp-announce","sysctls":["net.bogus=1"]}`:    "sysctls[0]",
 		`{"type":"ndp-announce","advertiseIntervalMs":"fast"}`: "advertiseIntervalMs",
+		// Strict: what ADD only warns about is an operator's mistake here.
+		`{"type":"ndp-announce","advertiseCnt":2}`:      "advertiseCnt",
+		`{"type":"ndp-announce","advertiseCount":null}`: "advertiseCount",
 	} {
 		if err := validatePluginConfig([]byte(raw)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validatePluginConfig(%s) = %v, want an error naming %s", raw, err, want)
