@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ndp-announce/ndp-announce/internal/nstest"
 )
 
 // start runs argv, which ends up exec'ing sleep, in netns path and reaps
@@ -51,18 +49,21 @@ func exited(done <-chan struct{}, within time.Duration) bool {
 }
 
 func TestStopStragglers(t *testing.T) {
-	nstest.RequireRoot(t)
-	ours, other := nstest.NewNetNS(t), nstest.NewNetNS(t)
-	polite, politeDone := start(t, ours.Path(), "sleep", "600")
+	l := ForTest(t, Options{Tag: "ndpt"})
+	ours, err := l.AddContainer("ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	polite, politeDone := start(t, ours.Path, "sleep", "600")
 	// SIGTERM ignored (and so by the exec'd sleep too): only SIGKILL stops it.
-	stubborn, stubbornDone := start(t, ours.Path(), "sh", "-c", `trap "" TERM; exec sleep 601`)
-	_, bystanderDone := start(t, other.Path(), "sleep", "602")
+	stubborn, stubbornDone := start(t, ours.Path, "sh", "-c", `trap "" TERM; exec sleep 601`)
+	_, bystanderDone := start(t, l.Host.Path, "sleep", "602")
 
-	found := StopStragglers([]string{ours.Path(), "/run/netns/does-not-exist"}, 200*time.Millisecond)
+	found := StopStragglers([]string{ours.Path, RunDir + "/does-not-exist"}, 200*time.Millisecond)
 
 	got := strings.Join(found, "\n")
-	if len(found) != 2 || !strings.Contains(got, "(sleep 600) in "+ours.Path()) || !strings.Contains(got, "(sleep 601)") {
-		t.Errorf("found %q, want the two sleeps in %s", found, ours.Path())
+	if len(found) != 2 || !strings.Contains(got, "(sleep 600) in "+ours.Path) || !strings.Contains(got, "(sleep 601)") {
+		t.Errorf("found %q, want the two sleeps in %s", found, ours.Path)
 	}
 	for _, p := range []struct {
 		pid  int
@@ -75,7 +76,14 @@ func TestStopStragglers(t *testing.T) {
 	if exited(bystanderDone, 300*time.Millisecond) {
 		t.Error("the process in another netns was stopped")
 	}
-	if again := StopStragglers([]string{ours.Path()}, time.Second); len(again) != 0 {
+	if again := StopStragglers([]string{ours.Path}, time.Second); len(again) != 0 {
 		t.Errorf("second call found %q, want nothing", again)
+	}
+	// The one in the host netns is the lab's to stop at Close, and its error.
+	if err := l.Close(); err == nil || !strings.Contains(err.Error(), "(sleep 602)") {
+		t.Errorf("Close = %v, want the sleep left in the host netns named", err)
+	}
+	if !exited(bystanderDone, 5*time.Second) {
+		t.Error("Close left the host netns's process running")
 	}
 }

@@ -2,7 +2,6 @@ package nstest
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/ndp-announce/ndp-announce/internal/lab"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -101,43 +101,41 @@ func HasMcastRoute(h *netlink.Handle, index int) bool {
 }
 
 // Family is the netlink address family of ip.
-func Family(ip netip.Addr) int {
-	if ip.Is4() {
-		return netlink.FAMILY_V4
-	}
-	return netlink.FAMILY_V6
+func Family(ip netip.Addr) int { return lab.Family(ip) }
+
+// Iface is an interface in a netns, by a netlink handle there and its
+// index: whose neighbour entries a test reads, sets and watches.
+type Iface struct {
+	H     *netlink.Handle
+	Index int
 }
 
-// Neigh returns the MAC that link index in h's netns has for ip, nil if it
-// has none. An INCOMPLETE or FAILED entry is no MAC: the peer is still
-// asking, or gave up.
-func Neigh(t testing.TB, h *netlink.Handle, index int, ip netip.Addr) net.HardwareAddr {
+// Neigh returns the MAC the interface's netns has for ip, nil if it has
+// none. An INCOMPLETE or FAILED entry is no MAC: the peer is still asking,
+// or gave up.
+func (i Iface) Neigh(t testing.TB, ip netip.Addr) net.HardwareAddr {
 	t.Helper()
-	neighs, err := h.NeighList(index, Family(ip))
-	// An interrupted dump still returns the entries; a change during it is
-	// what the callers poll for anyway.
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		t.Fatalf("list neighbours on ifindex %d: %v", index, err)
+	n, err := lab.ReadNeigh(i.H, i.Index, ip)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, n := range neighs {
-		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == ip && n.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) == 0 {
-			return n.HardwareAddr
-		}
+	if !n.Usable() {
+		return nil
 	}
-	return nil
+	return n.MAC
 }
 
-// SetNeigh makes link index in h's netns believe ip is at mac, in state
+// SetNeigh makes the interface's netns believe ip is at mac, in state
 // (NUD_STALE is what a recycled pod IP leaves behind), and checks that it
 // took.
-func SetNeigh(t testing.TB, h *netlink.Handle, index int, ip netip.Addr, mac net.HardwareAddr, state int) {
+func (i Iface) SetNeigh(t testing.TB, ip netip.Addr, mac net.HardwareAddr, state int) {
 	t.Helper()
-	n := &netlink.Neigh{LinkIndex: index, Family: Family(ip), State: state, IP: ip.AsSlice(), HardwareAddr: mac}
-	if err := h.NeighSet(n); err != nil {
-		t.Fatalf("neigh replace %s lladdr %s on ifindex %d: %v", ip, mac, index, err)
+	n := &netlink.Neigh{LinkIndex: i.Index, Family: Family(ip), State: state, IP: ip.AsSlice(), HardwareAddr: mac}
+	if err := i.H.NeighSet(n); err != nil {
+		t.Fatalf("neigh replace %s lladdr %s on ifindex %d: %v", ip, mac, i.Index, err)
 	}
-	if got := Neigh(t, h, index, ip); !bytes.Equal(got, mac) {
-		t.Fatalf("entry for %s on ifindex %d is %s right after setting it to %s", ip, index, got, mac)
+	if got := i.Neigh(t, ip); !bytes.Equal(got, mac) {
+		t.Fatalf("entry for %s on ifindex %d is %s right after setting it to %s", ip, i.Index, got, mac)
 	}
 }
 
@@ -146,11 +144,11 @@ func SetNeigh(t testing.TB, h *netlink.Handle, index int, ip netip.Addr, mac net
 // veths and a bridge in softirq context, so they may land a moment after
 // the send returned; a control that must keep its old MAC is watched for
 // the whole window.
-func WatchNeigh(t testing.TB, h *netlink.Handle, index int, ip netip.Addr, want net.HardwareAddr, window time.Duration) net.HardwareAddr {
+func (i Iface) WatchNeigh(t testing.TB, ip netip.Addr, want net.HardwareAddr, window time.Duration) net.HardwareAddr {
 	t.Helper()
 	deadline := time.Now().Add(window)
 	for {
-		got := Neigh(t, h, index, ip)
+		got := i.Neigh(t, ip)
 		if bytes.Equal(got, want) || time.Now().After(deadline) {
 			return got
 		}
@@ -158,33 +156,42 @@ func WatchNeigh(t testing.TB, h *netlink.Handle, index int, ip netip.Addr, want 
 	}
 }
 
-// WaitLearned calls probe, which sends requests addressed to the peer
-// (link index in h's netns), every 10ms until the peer's entries for all
-// ips are mac, and fails the test if that has not happened by deadline.
-// For some tens of milliseconds after its link comes up a Linux peer
-// receives such requests but neither answers nor learns from them; a test
-// that started then would measure its bed, not the code under test.
-func WaitLearned(t testing.TB, h *netlink.Handle, index int, mac net.HardwareAddr, ips []netip.Addr, deadline time.Time, probe func() error) {
+// Learn is what WaitLearned waits for: the entries for IPs to be MAC, by
+// Deadline, Probe sending requests addressed to the interface meanwhile.
+type Learn struct {
+	MAC      net.HardwareAddr
+	IPs      []netip.Addr
+	Deadline time.Time
+	Probe    func() error
+}
+
+// WaitLearned calls l.Probe every 10ms until the interface's entries for
+// all l.IPs are l.MAC, and fails the test if that has not happened by
+// l.Deadline. For some tens of milliseconds after its link comes up a
+// Linux peer receives such requests but neither answers nor learns from
+// them; a test that started then would measure its bed, not the code under
+// test.
+func (i Iface) WaitLearned(t testing.TB, l Learn) {
 	t.Helper()
 	start := time.Now()
 	for {
-		if err := probe(); err != nil {
+		if err := l.Probe(); err != nil {
 			t.Fatalf("probe the peer: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
-		if learned(t, h, index, mac, ips) {
+		if i.learned(t, l.MAC, l.IPs) {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the peer did not learn %s for %v from requests to it within %v", mac, ips, time.Since(start).Round(time.Millisecond))
+		if time.Now().After(l.Deadline) {
+			t.Fatalf("the peer did not learn %s for %v from requests to it within %v", l.MAC, l.IPs, time.Since(start).Round(time.Millisecond))
 		}
 	}
 }
 
-func learned(t testing.TB, h *netlink.Handle, index int, mac net.HardwareAddr, ips []netip.Addr) bool {
+func (i Iface) learned(t testing.TB, mac net.HardwareAddr, ips []netip.Addr) bool {
 	t.Helper()
 	for _, ip := range ips {
-		if !bytes.Equal(Neigh(t, h, index, ip), mac) {
+		if !bytes.Equal(i.Neigh(t, ip), mac) {
 			return false
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	nslab "github.com/ndp-announce/ndp-announce/internal/lab"
 	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 	"github.com/vishvananda/netlink"
@@ -50,26 +51,17 @@ type announceBed struct {
 func newAnnounceBed(t *testing.T) *announceBed {
 	t.Helper()
 	b := &announceBed{testbed: newAddBed(t)}
-	b.peer = nstest.NewNetNS(t)
-	b.peerH = nstest.Handle(t, b.peer)
-	br := b.link(t, b.hostH, tbBridge)
-	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: "vpp", MasterIndex: br.Attrs().Index},
-		PeerName:         "eth0",
-		PeerHardwareAddr: peerMAC,
-		PeerNamespace:    netlink.NsFd(int(b.peer.Fd())),
+	peer, err := b.lab.AddNetNS("peer")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := b.hostH.LinkAdd(veth); err != nil {
-		t.Fatalf("add veth to the peer: %v", err)
+	b.peer, b.peerH = peer.NS, peer.Handle
+	b.peerIndex, err = b.lab.Plug(peer, nslab.Port{Name: "vpp", MAC: peerMAC, Addrs: []netip.Prefix{peerV4, peerV6}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	b.setUp(t, b.hostH, "vpp", true)
-	addAddr(t, b.peerH, "eth0", peerV4.String(), 0)
-	addAddr(t, b.peerH, "eth0", peerV6.String(), unix.IFA_F_NODAD)
 	addAddr(t, b.hostH, tbBridge, brV4.String(), 0)
 	addAddr(t, b.hostH, tbBridge, brV6.String(), unix.IFA_F_NODAD)
-	b.setUp(t, b.peerH, "lo", true)
-	b.setUp(t, b.peerH, "eth0", true)
-	b.peerIndex = b.link(t, b.peerH, "eth0").Attrs().Index
 	b.waitPeerAnswers(t)
 	return b
 }
@@ -97,12 +89,16 @@ func (b *announceBed) waitPeerAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	nstest.WaitLearned(t, b.peerH, b.peerIndex, brMAC, []netip.Addr{brV4.Addr(), brV6.Addr()}, deadline, func() error {
-		return errors.Join(
-			s.SendARPRequest(brMAC, brV4.Addr(), peerV4.Addr()),
-			s.SendNeighborSolicitation(brMAC, brV6.Addr(), peerV6.Addr()))
-	})
+	b.peerEth0().WaitLearned(t, nstest.Learn{MAC: brMAC, IPs: []netip.Addr{brV4.Addr(), brV6.Addr()}, Deadline: deadline,
+		Probe: func() error {
+			return errors.Join(
+				s.SendARPRequest(brMAC, brV4.Addr(), peerV4.Addr()),
+				s.SendNeighborSolicitation(brMAC, brV6.Addr(), peerV6.Addr()))
+		}})
 }
+
+// peerEth0 is the peer's interface, whose neighbour entries the tests read.
+func (b *announceBed) peerEth0() nstest.Iface { return nstest.Iface{H: b.peerH, Index: b.peerIndex} }
 
 func (b *announceBed) spec(a Announcement) Spec {
 	return Spec{
@@ -162,7 +158,7 @@ func TestAddAnnounceFixesStalePeerEntries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newAnnounceBed(t)
 			for _, ip := range []netip.Addr{ctrV4.Addr(), ctrV6.Addr()} {
-				nstest.SetNeigh(t, b.peerH, b.peerIndex, ip, oldMAC, tt.state)
+				b.peerEth0().SetNeigh(t, ip, oldMAC, tt.state)
 			}
 			sockets := openSockets(t)
 			a := b.add(t, b.spec(Announcement{Count: tt.count}))
@@ -182,7 +178,7 @@ func TestAddAnnounceFixesStalePeerEntries(t *testing.T) {
 			for _, ip := range []netip.Addr{ctrV4.Addr(), ctrV6.Addr()} {
 				// Watched for the new MAC even in the control, which must
 				// then keep the old one for the whole window.
-				if got := nstest.WatchNeigh(t, b.peerH, b.peerIndex, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, tt.want) {
+				if got := b.peerEth0().WatchNeigh(t, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, tt.want) {
 					t.Errorf("peer's entry for %s is %s after Add, want %s (old %s, new %s)", ip, got, tt.want, oldMAC, newMAC)
 				}
 			}
@@ -216,7 +212,7 @@ func TestAddAnnounceGateways(t *testing.T) {
 				t.Errorf("FirstRound = %+v, %v; want %+v", a.FirstRound, a.AnnounceErr, want)
 			}
 			for _, ip := range []netip.Addr{ctrV4.Addr(), ctrV6.Addr()} {
-				if got := nstest.WatchNeigh(t, b.peerH, b.peerIndex, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, wantMAC) {
+				if got := b.peerEth0().WatchNeigh(t, ip, newMAC, 300*time.Millisecond); !bytes.Equal(got, wantMAC) {
 					t.Errorf("peer's entry for %s is %q, want %q", ip, got, wantMAC)
 				}
 			}

@@ -6,16 +6,18 @@ import (
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/ndp-announce/ndp-announce/internal/nstest"
+	nslab "github.com/ndp-announce/ndp-announce/internal/lab"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// testbed is a "host" netns with bridge br0 and a veth vh0 (a port of br0)
-// whose peer eth0 is in a "container" netns. Everything starts down.
+// testbed is internal/lab's lab: a "host" netns with bridge br0 (up) and a
+// veth vh0 (a port of br0) whose peer eth0 is in a "container" netns. The
+// veth starts down.
 type testbed struct {
+	lab         *nslab.Lab
 	host, ctr   ns.NetNS
 	hostH, ctrH *netlink.Handle
 	target      Target
@@ -29,29 +31,16 @@ const (
 
 func newTestbed(t *testing.T) *testbed {
 	t.Helper()
-	nstest.RequireRoot(t)
-	tb := &testbed{host: nstest.NewNetNS(t), ctr: nstest.NewNetNS(t)}
-	tb.hostH, tb.ctrH = nstest.Handle(t, tb.host), nstest.Handle(t, tb.ctr)
-	tb.target = Target{NetNS: tb.ctr.Path(), IfName: tbIf, HostNetNS: tb.host.Path()}
-
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: tbBridge}}
-	if err := tb.hostH.LinkAdd(br); err != nil {
-		t.Fatalf("add bridge: %v", err)
+	l := nslab.ForTest(t, nslab.Options{Tag: "ndpt", Bridge: tbBridge})
+	ctr, err := l.AddContainer("ctr")
+	if err != nil {
+		t.Fatal(err)
 	}
-	tb.setUp(t, tb.hostH, tbBridge, true)
-	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: tbPort},
-		PeerName:      tbIf,
-		PeerNamespace: netlink.NsFd(int(tb.ctr.Fd())),
+	if _, err := l.Plug(ctr, nslab.Port{Name: tbPort, IfName: tbIf, Down: true}); err != nil {
+		t.Fatal(err)
 	}
-	if err := tb.hostH.LinkAdd(veth); err != nil {
-		t.Fatalf("add veth: %v", err)
-	}
-	port := tb.link(t, tb.hostH, tbPort)
-	if err := tb.hostH.LinkSetMasterByIndex(port, tb.link(t, tb.hostH, tbBridge).Attrs().Index); err != nil {
-		t.Fatalf("enslave %s: %v", tbPort, err)
-	}
-	return tb
+	return &testbed{lab: l, host: l.Host.NS, ctr: ctr.NS, hostH: l.Host.Handle, ctrH: ctr.Handle,
+		target: Target{NetNS: ctr.Path, IfName: tbIf, HostNetNS: l.Host.Path}}
 }
 
 func (tb *testbed) link(t *testing.T, h *netlink.Handle, name string) netlink.Link {

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	nslab "github.com/ndp-announce/ndp-announce/internal/lab"
 	"github.com/ndp-announce/ndp-announce/internal/nstest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// The lab is one L2 segment in three throwaway network namespaces:
+// The lab is internal/lab's, one L2 segment in three throwaway network
+// namespaces:
 //
 //	peer netns          host netns             container netns
 //	eth0 (labPeerMAC) - vpeer  [br0]  vctr - eth0 (labCtrMAC)
@@ -49,56 +51,21 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	nstest.RequireRoot(t)
-	l := &lab{host: nstest.NewNetNS(t), peer: nstest.NewNetNS(t), ctr: nstest.NewNetNS(t)}
-	l.hostH, l.peerH, l.ctrH = nstest.Handle(t, l.host), nstest.Handle(t, l.peer), nstest.Handle(t, l.ctr)
-
-	if err := l.hostH.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
-		t.Fatalf("add bridge: %v", err)
+	b := nslab.ForTest(t, nslab.Options{Tag: "ndpt", Bridge: "br0",
+		Peer: &nslab.Port{Name: "vpeer", IfName: labIf, MAC: labPeerMAC, Addrs: []netip.Prefix{labPeerV4, labPeerV6}}})
+	ctr, err := b.AddContainer("ctr")
+	if err != nil {
+		t.Fatal(err)
 	}
-	br := mustLink(t, l.hostH, "br0")
-	l.peerIndex = l.plug(t, br, "vpeer", l.peer, l.peerH, labPeerMAC, labPeerV4, labPeerV6)
-	l.ctrIndex = l.plug(t, br, "vctr", l.ctr, l.ctrH, labCtrMAC, labCtrV4, labCtrV6)
-	if err := l.hostH.LinkSetUp(br); err != nil {
-		t.Fatalf("set br0 up: %v", err)
+	ctrIndex, err := b.Plug(ctr, nslab.Port{Name: "vctr", IfName: labIf, MAC: labCtrMAC, Addrs: []netip.Prefix{labCtrV4, labCtrV6}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	l := &lab{host: b.Host.NS, peer: b.Peer.NS, ctr: ctr.NS, hostH: b.Host.Handle, peerH: b.Peer.Handle, ctrH: ctr.Handle,
+		peerIndex: b.PeerIndex, ctrIndex: ctrIndex}
 	l.waitReady(t)
 	l.waitPeerAnswers(t)
 	return l
-}
-
-// plug connects a new veth port of br to eth0 in n, with mac and addresses,
-// and returns eth0's index in n.
-func (l *lab) plug(t *testing.T, br netlink.Link, port string, n ns.NetNS, h *netlink.Handle, mac net.HardwareAddr, addrs ...netip.Prefix) int {
-	t.Helper()
-	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: port, MasterIndex: br.Attrs().Index},
-		PeerName:         labIf,
-		PeerHardwareAddr: mac,
-		PeerNamespace:    netlink.NsFd(int(n.Fd())),
-	}
-	if err := l.hostH.LinkAdd(veth); err != nil {
-		t.Fatalf("add veth %s: %v", port, err)
-	}
-	if err := l.hostH.LinkSetUp(mustLink(t, l.hostH, port)); err != nil {
-		t.Fatalf("set %s up: %v", port, err)
-	}
-	link := mustLink(t, h, labIf)
-	for _, p := range addrs {
-		a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
-		if p.Addr().Is6() {
-			a.Flags = unix.IFA_F_NODAD
-		}
-		if err := h.AddrAdd(link, a); err != nil {
-			t.Fatalf("add %s to %s in %s: %v", p, labIf, n.Path(), err)
-		}
-	}
-	for _, name := range []string{"lo", labIf} {
-		if err := h.LinkSetUp(mustLink(t, h, name)); err != nil {
-			t.Fatalf("set %s up in %s: %v", name, n.Path(), err)
-		}
-	}
-	return link.Attrs().Index
 }
 
 // waitReady waits until both eth0s have carrier and an ff00::/8 route, so
@@ -133,11 +100,12 @@ func (l *lab) waitPeerAnswers(t *testing.T) {
 	}
 	defer s.Close()
 	ctrV4, ctrV6 := labCtrV4.Addr(), labCtrV6.Addr()
-	nstest.WaitLearned(t, l.peerH, l.peerIndex, labCtrMAC, []netip.Addr{ctrV4, ctrV6}, time.Now().Add(5*time.Second), func() error {
-		return errors.Join(
-			s.SendARPRequest(labCtrMAC, ctrV4, labPeerV4.Addr()),
-			s.SendNeighborSolicitation(labCtrMAC, ctrV6, labPeerV6.Addr()))
-	})
+	l.peerEth0().WaitLearned(t, nstest.Learn{MAC: labCtrMAC, IPs: []netip.Addr{ctrV4, ctrV6}, Deadline: time.Now().Add(5 * time.Second),
+		Probe: func() error {
+			return errors.Join(
+				s.SendARPRequest(labCtrMAC, ctrV4, labPeerV4.Addr()),
+				s.SendNeighborSolicitation(labCtrMAC, ctrV6, labPeerV6.Addr()))
+		}})
 	for _, ip := range []netip.Addr{ctrV4, ctrV6} {
 		n := &netlink.Neigh{LinkIndex: l.peerIndex, Family: nstest.Family(ip), IP: ip.AsSlice()}
 		if err := l.peerH.NeighDel(n); err != nil {
@@ -145,6 +113,9 @@ func (l *lab) waitPeerAnswers(t *testing.T) {
 		}
 	}
 }
+
+// peerEth0 is the peer's interface, whose neighbour entries the tests read.
+func (l *lab) peerEth0() nstest.Iface { return nstest.Iface{H: l.peerH, Index: l.peerIndex} }
 
 func hasCarrierAndMcastRoute(h *netlink.Handle, index int) bool {
 	link, err := h.LinkByIndex(index)

@@ -182,13 +182,13 @@ func TestStaleEntryCorrected(t *testing.T) {
 	// Control: with no rounds, nothing is sent and the peer keeps the old
 	// MAC through the window in which the fix must show.
 	for _, ip := range ips {
-		nstest.SetNeigh(t, l.peerH, l.peerIndex, ip, labOldMAC, netlink.NUD_STALE)
+		l.peerEth0().SetNeigh(t, ip, labOldMAC, netlink.NUD_STALE)
 	}
 	if err := a.Run(t.Context(), 0, time.Second); err != nil {
 		t.Fatalf("run with no rounds: %v", err)
 	}
 	for _, ip := range ips {
-		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labOldMAC) {
+		if got := l.peerEth0().WatchNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labOldMAC) {
 			t.Fatalf("control: with nothing sent the peer's entry for %s became %s, want %s kept", ip, got, labOldMAC)
 		}
 	}
@@ -197,7 +197,7 @@ func TestStaleEntryCorrected(t *testing.T) {
 	// when the old pod talked to the peer until it died.
 	older := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x0e, 0x1e}
 	for _, ip := range ips {
-		nstest.SetNeigh(t, l.peerH, l.peerIndex, ip, older, netlink.NUD_STALE)
+		l.peerEth0().SetNeigh(t, ip, older, netlink.NUD_STALE)
 	}
 	rep, err := a.Round(t.Context(), false)
 	if err != nil {
@@ -207,7 +207,7 @@ func TestStaleEntryCorrected(t *testing.T) {
 		t.Fatalf("round report %+v: want one ARP and one NA", rep)
 	}
 	for _, ip := range ips {
-		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
+		if got := l.peerEth0().WatchNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
 			t.Errorf("after one round the peer's entry for %s is %s, want %s", ip, got, labCtrMAC)
 		}
 	}
@@ -217,8 +217,8 @@ func TestGatewayRequestsUpdateGateway(t *testing.T) {
 	l := newLab(t)
 	s := l.sender(t, SenderOptions{IfName: labIf, IPv4: true, IPv6: true})
 	ctrV4, ctrV6 := labCtrV4.Addr(), labCtrV6.Addr()
-	nstest.SetNeigh(t, l.peerH, l.peerIndex, ctrV4, labOldMAC, netlink.NUD_STALE)
-	nstest.SetNeigh(t, l.peerH, l.peerIndex, ctrV6, labOldMAC, netlink.NUD_STALE)
+	l.peerEth0().SetNeigh(t, ctrV4, labOldMAC, netlink.NUD_STALE)
+	l.peerEth0().SetNeigh(t, ctrV6, labOldMAC, netlink.NUD_STALE)
 
 	if err := s.SendARPRequest(labCtrMAC, ctrV4, labPeerV4.Addr()); err != nil {
 		t.Fatal(err)
@@ -227,7 +227,7 @@ func TestGatewayRequestsUpdateGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ip := range []netip.Addr{ctrV4, ctrV6} {
-		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
+		if got := l.peerEth0().WatchNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
 			t.Errorf("gateway's entry for %s is %s after our request, want %s", ip, got, labCtrMAC)
 		}
 	}
@@ -457,7 +457,7 @@ func TestFilesHandOff(t *testing.T) {
 
 	ips := []netip.Addr{labCtrV4.Addr(), labCtrV6.Addr()}
 	for _, ip := range ips {
-		nstest.SetNeigh(t, l.peerH, l.peerIndex, ip, labOldMAC, netlink.NUD_STALE)
+		l.peerEth0().SetNeigh(t, ip, labOldMAC, netlink.NUD_STALE)
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "L2DISCO_CHILD="+strconv.Itoa(l.ctrIndex))
@@ -470,7 +470,7 @@ func TestFilesHandOff(t *testing.T) {
 		t.Errorf("child did not read the container's MAC:\n%s", out)
 	}
 	for _, ip := range ips {
-		if got := nstest.WatchNeigh(t, l.peerH, l.peerIndex, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
+		if got := l.peerEth0().WatchNeigh(t, ip, labCtrMAC, observe); !bytes.Equal(got, labCtrMAC) {
 			t.Errorf("after the child's round the peer's entry for %s is %s, want %s", ip, got, labCtrMAC)
 		}
 	}
