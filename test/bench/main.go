@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -56,72 +57,97 @@ func main() {
 	os.Exit(run())
 }
 
-func run() int {
+// options are the command line.
+type options struct {
+	runs, cycles, containers, capSec int
+	want                             map[string]bool // which of p1..p4 to run
+	out, svg, jsonOut, fromJSON      string
+	binDirs, driver                  string
+}
+
+func parseFlags() *options {
 	repo, _ := os.Getwd()
-	var (
-		runs       = flag.Int("runs", envInt("BENCH_RUNS", 5), "P1 rounds (env BENCH_RUNS)")
-		cycles     = flag.Int("cycles", envInt("BENCH_CYCLES", 30), "P2 ADD cycles per setup (env BENCH_CYCLES)")
-		containers = flag.Int("containers", envInt("BENCH_CONTAINERS", 50), "P3 concurrent containers")
-		only       = flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated subset of p1,p2,p3,p4 (env BENCH_ONLY)")
-		out        = flag.String("out", "BENCHMARKS.md", "report to write")
-		svg        = flag.String("svg", "docs/blackhole-timeline.svg", "P1 timeline picture to write")
-		jsonOut    = flag.String("json", "", "also write the raw results here")
-		binDirs    = flag.String("bin-dir", filepath.Join(repo, "bin")+":"+filepath.Join(repo, ".tools/bin"), "CNI plugin dirs")
-		driver     = flag.String("driver", filepath.Join(repo, ".tools/bin/cnidriver"), "the libcni driver")
-		capSec     = flag.Int("cap", 60, "P1: seconds to wait for a reply before reporting \"> cap\"")
-		fromJSON   = flag.String("from-json", "", "measure nothing: render the report and picture from a -json file")
-	)
+	o := &options{}
+	flag.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 5), "P1 rounds (env BENCH_RUNS)")
+	flag.IntVar(&o.cycles, "cycles", envInt("BENCH_CYCLES", 30), "P2 ADD cycles per setup (env BENCH_CYCLES)")
+	flag.IntVar(&o.containers, "containers", envInt("BENCH_CONTAINERS", 50), "P3 concurrent containers")
+	only := flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated subset of p1,p2,p3,p4 (env BENCH_ONLY)")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
+	flag.StringVar(&o.svg, "svg", "docs/blackhole-timeline.svg", "P1 timeline picture to write")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the raw results here")
+	flag.StringVar(&o.binDirs, "bin-dir", filepath.Join(repo, "bin")+":"+filepath.Join(repo, ".tools/bin"), "CNI plugin dirs")
+	flag.StringVar(&o.driver, "driver", filepath.Join(repo, ".tools/bin/cnidriver"), "the libcni driver")
+	flag.IntVar(&o.capSec, "cap", 60, "P1: seconds to wait for a reply before reporting \"> cap\"")
+	flag.StringVar(&o.fromJSON, "from-json", "", "measure nothing: render the report and picture from a -json file")
 	flag.Parse()
+	o.want = map[string]bool{"p1": true, "p2": true, "p3": true, "p4": true}
+	if *only != "" {
+		o.want = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			o.want[strings.TrimSpace(strings.ToLower(p))] = true
+		}
+	}
+	return o
+}
+
+func run() int {
+	o := parseFlags()
 	// Descriptors this process inherited (from make, a shell, a CI runner) would otherwise pass
 	// through nsenter, cnidriver and the plugins into every announcer, and show up in P4 as the
 	// announcer's: start every child the way a runtime does, with 0-2 only.
 	_ = unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
-	if *fromJSON != "" {
-		var res Results
-		b, err := os.ReadFile(*fromJSON)
-		if err == nil {
-			err = json.Unmarshal(b, &res)
-		}
-		if err == nil {
-			err = writeOutputs(&res, *out, *svg)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
-		}
-		return 0
+	var err error
+	switch {
+	case o.fromJSON != "":
+		err = renderFromJSON(o)
+	case os.Geteuid() != 0:
+		err = errors.New("needs root (network namespaces)")
+	default:
+		err = measureAndWrite(o)
 	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "bench: needs root (network namespaces)")
-		return 1
-	}
-	want := map[string]bool{"p1": true, "p2": true, "p3": true, "p4": true}
-	if *only != "" {
-		want = map[string]bool{}
-		for _, p := range strings.Split(*only, ",") {
-			want[strings.TrimSpace(strings.ToLower(p))] = true
-		}
-	}
-	plugin, err := findInPath(*binDirs, "ndp-announce")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err, "(run make build)")
-		return 1
-	}
-	for _, p := range []string{"bridge", "host-local", "tuning", noopPluginType} {
-		if _, err := findInPath(*binDirs, p); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err, "(make bench builds them all)")
-			return 1
-		}
-	}
-
-	tmp, err := os.MkdirTemp("", "ndpb-bench-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	reg := newRegistry()
-	env := labEnv{BinDirs: *binDirs, Driver: *driver, TmpRoot: tmp, Registry: reg}
+	return 0
+}
 
+func renderFromJSON(o *options) error {
+	var res Results
+	b, err := os.ReadFile(o.fromJSON)
+	if err == nil {
+		err = json.Unmarshal(b, &res)
+	}
+	if err != nil {
+		return err
+	}
+	return writeOutputs(&res, o.out, o.svg)
+}
+
+// findBinaries finds ndp-announce and every other plugin a setup runs.
+func findBinaries(binDirs string) (plugin string, err error) {
+	if plugin, err = findInPath(binDirs, "ndp-announce"); err != nil {
+		return "", fmt.Errorf("%w (run make build)", err)
+	}
+	for _, p := range []string{"bridge", "host-local", "tuning", noopPluginType} {
+		if _, err := findInPath(binDirs, p); err != nil {
+			return "", fmt.Errorf("%w (make bench builds them all)", err)
+		}
+	}
+	return plugin, nil
+}
+
+func measureAndWrite(o *options) error {
+	plugin, err := findBinaries(o.binDirs)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "ndpb-bench-")
+	if err != nil {
+		return err
+	}
+	reg := newRegistry()
+	env := labEnv{BinDirs: o.binDirs, Driver: o.driver, TmpRoot: tmp, Registry: reg}
 	// An interrupt cancels the run; the labs still open are closed on the way out.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -129,55 +155,47 @@ func run() int {
 		reg.closeAll()
 		os.RemoveAll(tmp)
 	}()
+	res, err := measure(ctx, o, env, plugin)
+	if err != nil {
+		return err
+	}
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", " ")
+		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return writeOutputs(res, o.out, o.svg)
+}
 
-	res := &Results{Machine: describeMachine(plugin, *binDirs, *driver), Started: time.Now()}
-	var runErr error
-	step := func(name string, f func() error) {
-		if runErr != nil || !want[name] {
-			return
+// measure runs the parts asked for, in order, and stops at the first that fails.
+func measure(ctx context.Context, o *options, env labEnv, plugin string) (*Results, error) {
+	res := &Results{Machine: describeMachine(plugin, o.binDirs, o.driver), Started: time.Now()}
+	parts := []struct {
+		name string
+		run  func() error
+	}{
+		{"p1", func() (err error) {
+			res.P1Cap = time.Duration(o.capSec) * time.Second
+			res.P1, err = RunP1(ctx, env, P1Options{Runs: o.runs, Interval: 20 * time.Millisecond, Cap: res.P1Cap, Tail: time.Second})
+			return err
+		}},
+		{"p2", func() (err error) { res.P2, err = RunP2(ctx, env, plugin, o.cycles); return err }},
+		{"p3", func() (err error) { res.P3, err = RunP3(ctx, env, o.containers, 5); return err }},
+		{"p4", func() (err error) { res.P4, err = RunP4(ctx, env, plugin); return err }},
+	}
+	for _, p := range parts {
+		if !o.want[p.name] {
+			continue
 		}
 		t := time.Now()
-		if err := f(); err != nil {
-			runErr = fmt.Errorf("%s: %w", strings.ToUpper(name), err)
-			return
+		if err := p.run(); err != nil {
+			return nil, fmt.Errorf("%s: %w", strings.ToUpper(p.name), err)
 		}
-		progress("%s done in %v", strings.ToUpper(name), time.Since(t).Round(time.Second))
+		progress("%s done in %v", strings.ToUpper(p.name), time.Since(t).Round(time.Second))
 	}
-	step("p1", func() (err error) {
-		res.P1Cap = time.Duration(*capSec) * time.Second
-		res.P1, err = RunP1(ctx, env, P1Options{Runs: *runs, Interval: 20 * time.Millisecond, Cap: res.P1Cap, Tail: time.Second})
-		return err
-	})
-	step("p2", func() (err error) {
-		res.P2, err = RunP2(ctx, env, plugin, *cycles)
-		return err
-	})
-	step("p3", func() (err error) {
-		res.P3, err = RunP3(ctx, env, *containers, 5)
-		return err
-	})
-	step("p4", func() (err error) {
-		res.P4, err = RunP4(ctx, env, plugin)
-		return err
-	})
 	res.Finished = time.Now()
-	if runErr != nil {
-		fmt.Fprintln(os.Stderr, "bench:", runErr)
-		return 1
-	}
-
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", " ")
-		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
-		}
-	}
-	if err := writeOutputs(res, *out, *svg); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		return 1
-	}
-	return 0
+	return res, nil
 }
 
 // writeOutputs writes the picture (when P1 ran) and the report that links it.

@@ -100,13 +100,10 @@ func runP1Once(ctx context.Context, env labEnv, c P1Case, run int, o P1Options) 
 	r = P1Run{Case: c, Run: run}
 	start := time.Now()
 	defer func() { r.Elapsed = ms(time.Since(start)) }()
-	fail := func(err error) P1Run {
-		r.Err = err.Error()
-		return r
-	}
 	lab, err := NewLab(ctx, env)
 	if err != nil {
-		return fail(err)
+		r.Err = err.Error()
+		return r
 	}
 	defer func() {
 		if err := lab.Close(); err != nil && r.Err == "" {
@@ -114,82 +111,102 @@ func runP1Once(ctx context.Context, env labEnv, c P1Case, run int, o P1Options) 
 		}
 	}()
 	conf, err := lab.WriteConflist("net", c.Setup, NDPAOptions{})
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		err = p1PeerKnowsA(ctx, lab, conf, &r)
 	}
-	// A, and the peer talking to it.
+	if err == nil {
+		err = p1SwapToB(ctx, lab, conf, &r, o)
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// p1PeerKnowsA adds A, lets the peer talk to it, and leaves the peer's entries for A in the
+// case's state.
+func p1PeerKnowsA(ctx context.Context, lab *Lab, conf *Conflist, r *P1Run) error {
 	if err := lab.AddContainer(ctx, "a"); err != nil {
-		return fail(err)
+		return err
 	}
 	if _, err := lab.CNIAdd(ctx, conf, "a", fixedIPs); err != nil {
-		return fail(err)
+		return err
 	}
+	var err error
 	if r.AMAC, err = lab.LinkMAC(ctx, "a"); err != nil {
-		return fail(err)
+		return err
 	}
 	for _, addr := range []string{recycledV4, recycledV6} {
 		if err := peerTalksTo(ctx, lab, addr, r.AMAC); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 	want := "REACHABLE"
-	if c.Stale {
+	if r.Case.Stale {
 		// What an entry becomes once the peer has not heard from A for 15-45 s, set directly: left to
 		// the kernel, the peer and A keep re-confirming each other with unicast probes (an entry used
 		// in the last 5 s goes to DELAY, not STALE) and STALE may never show within a bounded wait.
 		want = "STALE"
 		for _, addr := range []string{recycledV4, recycledV6} {
 			if _, err := inNS(ctx, lab.PeerNS, "ip", "neigh", "change", addr, "lladdr", r.AMAC, "dev", "eth0", "nud", "stale"); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 	}
-	if err := waitPeerState(ctx, lab, want, 5*time.Second); err != nil {
-		return fail(err)
-	}
+	return waitPeerState(ctx, lab, want, 5*time.Second)
+}
 
-	// A goes away; B comes with the same addresses and a new MAC.
+// p1SwapToB deletes A, adds B with A's addresses and a new MAC, and probes from the instant ADD(B)
+// returned.
+func p1SwapToB(ctx context.Context, lab *Lab, conf *Conflist, r *P1Run, o P1Options) error {
 	if _, err := lab.CNIDel(ctx, "a"); err != nil {
-		return fail(err)
+		return err
 	}
 	if err := lab.RemoveContainer(ctx, "a"); err != nil {
-		return fail(err)
+		return err
 	}
-	for i, addr := range []string{recycledV4, recycledV6} {
-		if r.Before[i], err = lab.PeerNeigh(ctx, addr); err != nil {
-			return fail(err)
-		}
+	if err := p1ReadPeer(ctx, lab, &r.Before); err != nil {
+		return err
 	}
 	if err := lab.AddContainer(ctx, "b"); err != nil {
-		return fail(err)
+		return err
 	}
-	pinger, err := OpenPinger("/run/netns/"+lab.PeerNS, netip.MustParseAddr(recycledV4), netip.MustParseAddr(recycledV6))
+	pinger, err := OpenPinger(lab.Peer.Path, netip.MustParseAddr(recycledV4), netip.MustParseAddr(recycledV6))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer pinger.Close()
 	addTook, err := lab.CNIAdd(ctx, conf, "b", fixedIPs)
 	t0 := time.Now() // the instant ADD returned: every figure of P1 counts from here
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	r.AddMs = ms(addTook)
-	r.Series, err = pinger.Run(ctx, t0, PingOptions{Interval: o.Interval, Cap: o.Cap, Tail: o.Tail})
-	if err != nil {
-		return fail(err)
+	if r.Series, err = pinger.Run(ctx, t0, PingOptions{Interval: o.Interval, Cap: o.Cap, Tail: o.Tail}); err != nil {
+		return err
 	}
-	for i, addr := range []string{recycledV4, recycledV6} {
-		if r.After[i], err = lab.PeerNeigh(ctx, addr); err != nil {
-			return fail(err)
-		}
+	if err := p1ReadPeer(ctx, lab, &r.After); err != nil {
+		return err
 	}
 	if r.BMAC, err = lab.LinkMAC(ctx, "b"); err != nil {
-		return fail(err)
+		return err
 	}
 	if r.BMAC == r.AMAC {
-		return fail(fmt.Errorf("B got A's MAC %s: not an IP-recycling case", r.AMAC))
+		return fmt.Errorf("B got A's MAC %s: not an IP-recycling case", r.AMAC)
 	}
-	return r
+	return nil
+}
+
+// p1ReadPeer reads the peer's entries for the recycled IPv4 and IPv6.
+func p1ReadPeer(ctx context.Context, lab *Lab, into *[2]Neigh) error {
+	for i, addr := range []string{recycledV4, recycledV6} {
+		n, err := lab.PeerNeigh(ctx, addr)
+		if err != nil {
+			return err
+		}
+		into[i] = n
+	}
+	return nil
 }
 
 // peerTalksTo: the peer pings addr until a reply comes (A's port may still be learning) and then

@@ -90,20 +90,7 @@ func p3Burst(ctx context.Context, env labEnv, s Setup, n int) (r P3Rep, err erro
 			return r, err
 		}
 	}
-	all := func(f func(name string) error) (float64, []error) {
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		start := time.Now()
-		for i, name := range names {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = f(name)
-			}()
-		}
-		wg.Wait()
-		return ms(time.Since(start)), errs
-	}
+	all := func(f func(name string) error) (float64, []error) { return concurrently(names, f) }
 	var addErrs, delErrs []error
 	cpu0 := childrenCPU()
 	r.AddWall, addErrs = all(func(name string) error {
@@ -128,6 +115,22 @@ func p3Burst(ctx context.Context, env labEnv, s Setup, n int) (r P3Rep, err erro
 	}
 	r.Left = leftovers(lab, conf)
 	return r, nil
+}
+
+// concurrently runs f for every name at once and returns the wall time until the last returned.
+func concurrently(names []string, f func(name string) error) (float64, []error) {
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	start := time.Now()
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(name)
+		}()
+	}
+	wg.Wait()
+	return ms(time.Since(start)), errs
 }
 
 // childrenCPU is the user + system CPU ms of this process's waited-for descendants so far.

@@ -91,18 +91,9 @@ func wrapperMain() int {
 // and with a short interval.
 func RunP4(ctx context.Context, env labEnv, plugin string) (*P4Result, error) {
 	progress("P4: peak RSS of the plugin and its announcers, announcer lifetime and descriptors")
-	self, err := os.Executable()
+	wrapDir, err := wrapPlugins(env.TmpRoot, "ndp-announce", "bridge")
 	if err != nil {
 		return nil, err
-	}
-	wrapDir, err := os.MkdirTemp(env.TmpRoot, "wrap-")
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range []string{"ndp-announce", "bridge"} {
-		if err := os.Symlink(self, filepath.Join(wrapDir, n)); err != nil {
-			return nil, err
-		}
 	}
 	rssLog := filepath.Join(wrapDir, "rss.log")
 	wenv := env
@@ -115,49 +106,86 @@ func RunP4(ctx context.Context, env labEnv, plugin string) (*P4Result, error) {
 	lab.extraEnv = []string{wrapRealEnv + "=" + env.BinDirs, wrapLogEnv + "=" + rssLog}
 
 	res := &P4Result{}
-	for _, v := range []struct{ count, interval, n int }{{3, 1000, 5}, {3, 100, 5}} {
-		conf, err := lab.WriteConflist(fmt.Sprintf("c%di%d", v.count, v.interval), SetupNDPA,
-			NDPAOptions{AdvertiseCount: v.count, AdvertiseIntervalMs: v.interval})
-		if err != nil {
+	for _, v := range []p4Variant{{count: 3, interval: 1000, n: 5}, {count: 3, interval: 100, n: 5}} {
+		if err := v.measure(ctx, lab, res); err != nil {
 			return nil, err
 		}
-		for i := 0; i < v.n; i++ {
-			name := fmt.Sprintf("c%di%dn%d", v.count, v.interval, i)
-			if err := lab.AddContainer(ctx, name); err != nil {
-				return nil, err
-			}
-			if _, err := lab.CNIAdd(ctx, conf, name, ""); err != nil {
-				return nil, err
-			}
-			a, err := watchAnnouncer(ctx, conf.DataDir, time.Duration(v.count)*time.Duration(v.interval)*time.Millisecond+5*time.Second)
-			if err != nil {
-				return nil, err
-			}
-			a.Count, a.IntervalMs = v.count, v.interval
-			res.Announcers = append(res.Announcers, a)
-			if _, err := lab.CNIDel(ctx, name); err != nil {
-				return nil, err
-			}
-			if err := lab.RemoveContainer(ctx, name); err != nil {
-				return nil, err
-			}
-		}
-		own, err := announcerDoneMs(conf.LogFile)
-		if err != nil {
-			return nil, err
-		}
-		k := len(res.Announcers) - v.n
-		for i := 0; i < v.n && i < len(own); i++ {
-			res.Announcers[k+i].OwnMs = own[i]
-		}
-		last := res.Announcers[len(res.Announcers)-1]
-		progress("  P4 count %d interval %d ms: announcer lived %s, peak RSS %d KiB, %d fds",
-			v.count, v.interval, fmtMs(last.LifetimeMs), last.PeakRSSKB, len(last.FDs))
 	}
+	if err := res.readWrapperLog(rssLog); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
-	b, err := os.ReadFile(rssLog)
+// wrapPlugins makes a dir where each named plugin is this binary, which runs the real one and
+// logs its rusage (wrapperMain).
+func wrapPlugins(tmpRoot string, names ...string) (string, error) {
+	self, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("wrapper log: %w", err)
+		return "", err
+	}
+	dir, err := os.MkdirTemp(tmpRoot, "wrap-")
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if err := os.Symlink(self, filepath.Join(dir, n)); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// p4Variant is n announcers watched with one advertiseCount and interval.
+type p4Variant struct{ count, interval, n int }
+
+// measure ADDs n containers one after the other and watches each one's announcer until it exits.
+func (v p4Variant) measure(ctx context.Context, lab *Lab, res *P4Result) error {
+	conf, err := lab.WriteConflist(fmt.Sprintf("c%di%d", v.count, v.interval), SetupNDPA,
+		NDPAOptions{AdvertiseCount: v.count, AdvertiseIntervalMs: v.interval})
+	if err != nil {
+		return err
+	}
+	for i := 0; i < v.n; i++ {
+		name := fmt.Sprintf("c%di%dn%d", v.count, v.interval, i)
+		if err := lab.AddContainer(ctx, name); err != nil {
+			return err
+		}
+		if _, err := lab.CNIAdd(ctx, conf, name, ""); err != nil {
+			return err
+		}
+		a, err := watchAnnouncer(ctx, conf.DataDir, time.Duration(v.count)*time.Duration(v.interval)*time.Millisecond+5*time.Second)
+		if err != nil {
+			return err
+		}
+		a.Count, a.IntervalMs = v.count, v.interval
+		res.Announcers = append(res.Announcers, a)
+		if _, err := lab.CNIDel(ctx, name); err != nil {
+			return err
+		}
+		if err := lab.RemoveContainer(ctx, name); err != nil {
+			return err
+		}
+	}
+	own, err := announcerDoneMs(conf.LogFile)
+	if err != nil {
+		return err
+	}
+	k := len(res.Announcers) - v.n
+	for i := 0; i < v.n && i < len(own); i++ {
+		res.Announcers[k+i].OwnMs = own[i]
+	}
+	last := res.Announcers[len(res.Announcers)-1]
+	progress("  P4 count %d interval %d ms: announcer lived %s, peak RSS %d KiB, %d fds",
+		v.count, v.interval, fmtMs(last.LifetimeMs), last.PeakRSSKB, len(last.FDs))
+	return nil
+}
+
+// readWrapperLog takes the plugins' peak RSS, CPU and wall time from the wrapper's lines.
+func (res *P4Result) readWrapperLog(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("wrapper log: %w", err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -182,9 +210,9 @@ func RunP4(ctx context.Context, env labEnv, plugin string) (*P4Result, error) {
 		}
 	}
 	if len(res.PluginADDKB) == 0 {
-		return nil, errors.New("the wrapper recorded no ndp-announce ADD")
+		return errors.New("the wrapper recorded no ndp-announce ADD")
 	}
-	return res, nil
+	return nil
 }
 
 // watchAnnouncer finds the announcer of dataDir and samples it every 2 ms until it exits: VmHWM

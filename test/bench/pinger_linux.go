@@ -74,119 +74,138 @@ func (p *Pinger) Close() {
 	}
 }
 
+// pingRun is one Run: when each probe was sent and answered, per family.
+type pingRun struct {
+	p  *Pinger
+	t0 time.Time
+	mu sync.Mutex
+	// sent[i][seq] is when probe seq of family i left; reply[i][seq] when its first reply came.
+	sent  [][]time.Duration
+	reply []map[int]time.Duration
+	first []time.Duration // family i's first reply, -1 before it
+}
+
 // Run probes from t0 (normally: the instant ADD returned) until every family has answered and Tail
 // has passed, or Cap. Probe k of each family is sent at t0 + k*Interval.
 func (p *Pinger) Run(ctx context.Context, t0 time.Time, o PingOptions) ([]Series, error) {
-	type rec struct {
-		sent  []time.Duration
-		reply map[int]time.Duration
+	r := &pingRun{p: p, t0: t0, sent: make([][]time.Duration, len(p.fams)),
+		reply: make([]map[int]time.Duration, len(p.fams)), first: make([]time.Duration, len(p.fams))}
+	for i := range p.fams {
+		r.reply[i] = map[int]time.Duration{}
+		r.first[i] = -1
 	}
-	var mu sync.Mutex
-	recs := make([]rec, len(p.fams))
-	first := make([]time.Duration, len(p.fams))
-	for i := range recs {
-		recs[i].reply = map[int]time.Duration{}
-		first[i] = -1
-	}
-
 	var wg sync.WaitGroup
-	for i, f := range p.fams {
+	for i := range p.fams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 1500)
-			for {
-				n, from, err := f.conn.ReadFrom(buf)
-				if err != nil {
-					return // closed or deadline: the run is over
-				}
-				at := time.Since(t0)
-				m, err := icmp.ParseMessage(f.proto, buf[:n])
-				if err != nil || m.Type != f.repTyp {
-					continue
-				}
-				echo, ok := m.Body.(*icmp.Echo)
-				if !ok || echo.ID != p.id {
-					continue
-				}
-				if a, ok := from.(*net.IPAddr); !ok || !a.IP.Equal(f.target.AsSlice()) {
-					continue
-				}
-				mu.Lock()
-				if _, dup := recs[i].reply[echo.Seq]; !dup && echo.Seq < len(recs[i].sent) {
-					recs[i].reply[echo.Seq] = at
-					if first[i] < 0 {
-						first[i] = at
-					}
-				}
-				mu.Unlock()
-			}
+			r.readReplies(i)
 		}()
 	}
-
-	var sendErr error
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-loop:
-	for seq := 0; ; seq++ {
-		due := time.Duration(seq) * o.Interval
-		if d := due - time.Since(t0); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				sendErr = ctx.Err()
-				break loop
-			case <-timer.C:
-			}
-		}
-		mu.Lock()
-		done, last := true, time.Duration(0)
-		for i := range p.fams {
-			if first[i] < 0 {
-				done = false
-			} else if first[i] > last {
-				last = first[i]
-			}
-		}
-		mu.Unlock()
-		now := time.Since(t0)
-		if (done && now >= last+o.Tail) || now >= o.Cap || seq > 0xffff {
-			break
-		}
-		for i, f := range p.fams {
-			msg := icmp.Message{Type: f.reqTyp, Body: &icmp.Echo{ID: p.id, Seq: seq, Data: []byte("ndpb-bench")}}
-			b, err := msg.Marshal(nil) // ICMPv6: the kernel fills in the checksum on raw sockets
-			if err != nil {
-				return nil, err
-			}
-			mu.Lock()
-			recs[i].sent = append(recs[i].sent, time.Since(t0))
-			mu.Unlock()
-			if _, err := f.conn.WriteTo(b, &net.IPAddr{IP: f.target.AsSlice()}); err != nil && !isTransient(err) {
-				sendErr = fmt.Errorf("send %s echo request %d to %s: %w", f.name, seq, f.target, err)
-				break loop
-			}
-		}
-	}
+	sendErr := r.sendProbes(ctx, o)
 	// Late replies of the last probes, then stop the readers.
 	for _, f := range p.fams {
 		f.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	}
 	wg.Wait()
+	return r.series(o), sendErr
+}
 
-	out := make([]Series, len(p.fams))
-	for i, f := range p.fams {
+// readReplies records family i's echo replies to this pinger until its socket is closed or times out.
+func (r *pingRun) readReplies(i int) {
+	f := r.p.fams[i]
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := f.conn.ReadFrom(buf)
+		if err != nil {
+			return // closed or deadline: the run is over
+		}
+		at := time.Since(r.t0)
+		m, err := icmp.ParseMessage(f.proto, buf[:n])
+		if err != nil || m.Type != f.repTyp {
+			continue
+		}
+		echo, ok := m.Body.(*icmp.Echo)
+		if !ok || echo.ID != r.p.id {
+			continue
+		}
+		if a, ok := from.(*net.IPAddr); !ok || !a.IP.Equal(f.target.AsSlice()) {
+			continue
+		}
+		r.mu.Lock()
+		if _, dup := r.reply[i][echo.Seq]; !dup && echo.Seq < len(r.sent[i]) {
+			r.reply[i][echo.Seq] = at
+			if r.first[i] < 0 {
+				r.first[i] = at
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// sendProbes sends probe seq of every family at t0 + seq*Interval until finished.
+func (r *pingRun) sendProbes(ctx context.Context, o PingOptions) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for seq := 0; ; seq++ {
+		due := time.Duration(seq) * o.Interval
+		if d := due - time.Since(r.t0); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+			}
+		}
+		if r.finished(o) || seq > 0xffff {
+			return nil
+		}
+		for i, f := range r.p.fams {
+			msg := icmp.Message{Type: f.reqTyp, Body: &icmp.Echo{ID: r.p.id, Seq: seq, Data: []byte("ndpb-bench")}}
+			b, err := msg.Marshal(nil) // ICMPv6: the kernel fills in the checksum on raw sockets
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			r.sent[i] = append(r.sent[i], time.Since(r.t0))
+			r.mu.Unlock()
+			if _, err := f.conn.WriteTo(b, &net.IPAddr{IP: f.target.AsSlice()}); err != nil && !isTransient(err) {
+				return fmt.Errorf("send %s echo request %d to %s: %w", f.name, seq, f.target, err)
+			}
+		}
+	}
+}
+
+// finished: every family answered and Tail has passed since the last of them, or Cap.
+func (r *pingRun) finished(o PingOptions) bool {
+	r.mu.Lock()
+	done, last := true, time.Duration(0)
+	for _, first := range r.first {
+		if first < 0 {
+			done = false
+		} else if first > last {
+			last = first
+		}
+	}
+	r.mu.Unlock()
+	now := time.Since(r.t0)
+	return (done && now >= last+o.Tail) || now >= o.Cap
+}
+
+func (r *pingRun) series(o PingOptions) []Series {
+	out := make([]Series, len(r.p.fams))
+	for i, f := range r.p.fams {
 		s := Series{Family: f.name, Target: f.target.String(), Cap: o.Cap}
-		for seq, at := range recs[i].sent {
+		for seq, at := range r.sent[i] {
 			pr := Probe{Sent: at, Reply: -1}
-			if r, ok := recs[i].reply[seq]; ok {
-				pr.Reply = r
+			if rep, ok := r.reply[i][seq]; ok {
+				pr.Reply = rep
 			}
 			s.Probes = append(s.Probes, pr)
 		}
 		out[i] = s
 	}
-	return out, sendErr
+	return out
 }
 
 // isTransient: a send the kernel refuses while the neighbour is unresolved (the entry FAILED, its

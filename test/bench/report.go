@@ -133,7 +133,6 @@ func lifetimeBound(a P4Announcer) float64 {
 
 func reportP1(b *strings.Builder, r *Results, svgPath string) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	capMs := ms(r.P1Cap)
 	runs := 0
 	for _, x := range r.P1 {
 		runs = max(runs, x.Run)
@@ -147,46 +146,62 @@ func reportP1(b *strings.Builder, r *Results, svgPath string) {
 	w("%d runs; every case of a round runs at the same time in its own namespaces.\n\n", runs)
 	w("![The peer's probes around the IP swap, with and without ndp-announce](%s)\n\n", svgPath)
 	for _, stale := range []bool{false, true} {
-		if stale {
-			w("**Peer's entry STALE** (set with `ip neigh change ADDR lladdr MAC_A nud stale` in the peer netns right\n")
-			w("after it talked to A: the state the entry takes once the peer has not heard from A for 15–45 s)\n\n")
-		} else {
-			w("**Peer's entry REACHABLE** (it had just talked to A; the kernel keeps it REACHABLE 15–45 s)\n\n")
-		}
-		w("| setup | IPv4 first reply | IPv4 lost | IPv6 first reply | IPv6 lost | runs |\n|---|---|---|---|---|---|\n")
-		for _, c := range p1Cases() {
-			if c.Stale != stale {
-				continue
-			}
-			var outs [2][]Outcome
-			errs := 0
-			for _, x := range r.P1 {
-				if x.Case != c {
-					continue
-				}
-				if x.Err != "" || len(x.Series) != 2 {
-					errs++
-					continue
-				}
-				for i := range 2 {
-					outs[i] = append(outs[i], OutcomeOf(x.Series[i]))
-				}
-			}
-			cells := []string{c.Setup.Label()}
-			for i := range 2 {
-				s := SummarizeOutcomes(outs[i], capMs)
-				cells = append(cells, rangeCell(s.FirstReply, capMs, fmtCapped), rangeCell(s.Lost, math.Inf(1), func(v, _ float64) string { return fmt.Sprintf("%.0f", v) }))
-			}
-			n := fmt.Sprintf("%d", len(outs[0]))
-			if errs > 0 {
-				n += fmt.Sprintf(" (+%d failed)", errs)
-			}
-			cells = append(cells, n)
-			w("| %s |\n", strings.Join(cells, " | "))
-		}
-		w("\n")
+		reportP1Table(b, r, stale)
 	}
-	// What the peer's table said, from one run each: the mechanism in one line.
+	reportP1Entries(b, r)
+}
+
+// reportP1Table is the first reply and the lost probes of each setup, the peer's entry REACHABLE
+// or STALE.
+func reportP1Table(b *strings.Builder, r *Results, stale bool) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	if stale {
+		w("**Peer's entry STALE** (set with `ip neigh change ADDR lladdr MAC_A nud stale` in the peer netns right\n")
+		w("after it talked to A: the state the entry takes once the peer has not heard from A for 15–45 s)\n\n")
+	} else {
+		w("**Peer's entry REACHABLE** (it had just talked to A; the kernel keeps it REACHABLE 15–45 s)\n\n")
+	}
+	w("| setup | IPv4 first reply | IPv4 lost | IPv6 first reply | IPv6 lost | runs |\n|---|---|---|---|---|---|\n")
+	for _, c := range p1Cases() {
+		if c.Stale == stale {
+			w("| %s |\n", strings.Join(p1Row(r, c), " | "))
+		}
+	}
+	w("\n")
+}
+
+// p1Row is a case's cells: first reply and lost probes per family over its runs, and the runs.
+func p1Row(r *Results, c P1Case) []string {
+	capMs := ms(r.P1Cap)
+	var outs [2][]Outcome
+	errs := 0
+	for _, x := range r.P1 {
+		if x.Case != c {
+			continue
+		}
+		if x.Err != "" || len(x.Series) != 2 {
+			errs++
+			continue
+		}
+		for i := range 2 {
+			outs[i] = append(outs[i], OutcomeOf(x.Series[i]))
+		}
+	}
+	cells := []string{c.Setup.Label()}
+	for i := range 2 {
+		s := SummarizeOutcomes(outs[i], capMs)
+		cells = append(cells, rangeCell(s.FirstReply, capMs, fmtCapped), rangeCell(s.Lost, math.Inf(1), func(v, _ float64) string { return fmt.Sprintf("%.0f", v) }))
+	}
+	n := fmt.Sprintf("%d", len(outs[0]))
+	if errs > 0 {
+		n += fmt.Sprintf(" (+%d failed)", errs)
+	}
+	return append(cells, n)
+}
+
+// reportP1Entries: what the peer's table said, from one run each: the mechanism in one line.
+func reportP1Entries(b *strings.Builder, r *Results) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("The peer's entry just before ADD(B) and after the probes, in the median run:\n\n")
 	w("| case | before ADD(B) | after |\n|---|---|---|\n")
 	rep := representative(r.P1)
@@ -432,6 +447,12 @@ func reportP4(b *strings.Builder, p *P4Result) {
 		annCPU = append(annCPU, a.CPUMs)
 	}
 	kb("ndp-announce background announcer (wall: see its lifetime below)", annKB, annCPU, nil)
+	reportP4Lifetimes(b, p)
+}
+
+// reportP4Lifetimes: how long announcers lived against their bound, and what they held open.
+func reportP4Lifetimes(b *strings.Builder, p *P4Result) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("\n| announcer | lifetime, median (max) | bound | its own ms, median | descriptors |\n|---|---|---|---|---|\n")
 	type key struct{ count, interval int }
 	var order []key

@@ -55,18 +55,35 @@ func representative(runs []P1Run) map[P1Case]P1Run {
 
 // TimelineSVG draws the P1 picture.
 func TimelineSVG(runs []P1Run, capDur time.Duration) string {
+	c := &timelineCanvas{y: 20} // below the title
+	c.groups, c.titles, c.fullMs = timelineGroups(runs, capDur)
+	var fullTicks []float64
+	step := niceStep(c.fullMs)
+	for t := 0.0; t <= c.fullMs+1e-9; t += step {
+		fullTicks = append(fullTicks, t)
+	}
+	c.panel(timelinePanel{
+		title: fmt.Sprintf("Whole black-hole: %.0f s after ADD returned (probes every 20 ms, both families at once)", c.fullMs/1000),
+		xMax:  c.fullMs, ticks: fullTicks, tickLabel: func(v float64) string { return fmt.Sprintf("%.0f s", v/1000) }})
+	c.panel(timelinePanel{title: "First second, every probe drawn", xMax: 1000, ticks: []float64{0, 200, 400, 600, 800, 1000},
+		tickLabel: func(v float64) string { return fmt.Sprintf("%.0f ms", v) }, each: true})
+	c.legend()
+	y := c.y
+	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif">`+"\n", svgWidth, y, svgWidth, y) +
+		fmt.Sprintf(`<rect width="%d" height="%d" fill="#fff"/>`+"\n", svgWidth, y) +
+		`<text x="10" y="22" font-size="17" font-weight="bold">A recycled pod IP, seen from a peer on the same bridge</text>` + "\n" +
+		c.b.String() + "</svg>\n"
+}
+
+// timelineGroups: the median run's rows of each case, REACHABLE cases then STALE ones, with each
+// group's title, and the time axis of the whole black-hole.
+func timelineGroups(runs []P1Run, capDur time.Duration) (groups [][]timelineRow, titles []string, fullMs float64) {
 	rep := representative(runs)
-	var groups [][]timelineRow
-	var titles []string
-	var fullMs float64
 	for _, stale := range []bool{false, true} {
 		var rows []timelineRow
 		for _, c := range p1Cases() {
-			if c.Stale != stale {
-				continue
-			}
 			r, ok := rep[c]
-			if !ok {
+			if c.Stale != stale || !ok {
 				continue
 			}
 			for _, s := range r.Series {
@@ -81,74 +98,80 @@ func TimelineSVG(runs []P1Run, capDur time.Duration) string {
 				}
 			}
 		}
-		if len(rows) > 0 {
-			groups = append(groups, rows)
-			if stale {
-				titles = append(titles, "peer's entry for the old container was STALE")
-			} else {
-				titles = append(titles, "peer's entry for the old container was REACHABLE (it had just talked to it)")
-			}
+		if len(rows) == 0 {
+			continue
+		}
+		groups = append(groups, rows)
+		if stale {
+			titles = append(titles, "peer's entry for the old container was STALE")
+		} else {
+			titles = append(titles, "peer's entry for the old container was REACHABLE (it had just talked to it)")
 		}
 	}
-	fullMs = niceCeil(fullMs)
+	return groups, titles, niceCeil(fullMs)
+}
 
-	var b strings.Builder
-	y := 20 // below the title
-	panel := func(title string, xMax float64, ticks []float64, tickLabel func(float64) string, each bool) {
-		y += 34
-		fmt.Fprintf(&b, `<text x="10" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", y, html.EscapeString(title))
-		y += 10
-		firstRow := -1
-		xOf := func(v float64) float64 { return svgLabelW + v/xMax*svgPlotW }
-		for gi, rows := range groups {
-			y += svgGroupGap + 4
-			fmt.Fprintf(&b, `<text x="10" y="%d" font-size="12" font-style="italic" fill="%s">%s</text>`+"\n", y, colAxis, html.EscapeString(titles[gi]))
-			y += 6
-			for _, row := range rows {
-				if firstRow < 0 {
-					firstRow = y
-				}
-				fmt.Fprintf(&b, `<text x="22" y="%d" font-size="12">%s</text>`+"\n", y+svgRowH-4, html.EscapeString(row.label))
-				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#f5f5f5"/>`+"\n", svgLabelW, y, svgPlotW, svgRowH)
-				drawProbes(&b, row.s, xMax, xOf, y, each)
-				fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="%s">%s</text>`+"\n", svgLabelW+svgPlotW+8, y+svgRowH-4, colAxis, html.EscapeString(row.note))
-				y += svgRowH + svgRowGap
+// timelineCanvas is the picture being drawn, y the next free line.
+type timelineCanvas struct {
+	b      strings.Builder
+	y      int
+	groups [][]timelineRow
+	titles []string
+	fullMs float64
+}
+
+// timelinePanel is one time axis with every row drawn on it.
+type timelinePanel struct {
+	title     string
+	xMax      float64 // ms at the right edge
+	ticks     []float64
+	tickLabel func(float64) string
+	each      bool // draw every probe, not runs of them
+}
+
+func (c *timelineCanvas) panel(p timelinePanel) {
+	b := &c.b
+	c.y += 34
+	fmt.Fprintf(b, `<text x="10" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", c.y, html.EscapeString(p.title))
+	c.y += 10
+	firstRow := -1
+	xOf := func(v float64) float64 { return svgLabelW + v/p.xMax*svgPlotW }
+	for gi, rows := range c.groups {
+		c.y += svgGroupGap + 4
+		fmt.Fprintf(b, `<text x="10" y="%d" font-size="12" font-style="italic" fill="%s">%s</text>`+"\n", c.y, colAxis, html.EscapeString(c.titles[gi]))
+		c.y += 6
+		for _, row := range rows {
+			if firstRow < 0 {
+				firstRow = c.y
 			}
+			fmt.Fprintf(b, `<text x="22" y="%d" font-size="12">%s</text>`+"\n", c.y+svgRowH-4, html.EscapeString(row.label))
+			fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#f5f5f5"/>`+"\n", svgLabelW, c.y, svgPlotW, svgRowH)
+			drawProbes(b, row.s, p.xMax, xOf, c.y, p.each)
+			fmt.Fprintf(b, `<text x="%d" y="%d" font-size="11" fill="%s">%s</text>`+"\n", svgLabelW+svgPlotW+8, c.y+svgRowH-4, colAxis, html.EscapeString(row.note))
+			c.y += svgRowH + svgRowGap
 		}
-		for _, t := range ticks {
-			x := xOf(t)
-			label, anchor := tickLabel(t), "middle"
-			if t == 0 {
-				label, anchor = "0: ADD returned", "start"
-			}
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="0.5"/>`+"\n", x, firstRow, x, y, colGrid)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" text-anchor="%s" fill="%s">%s</text>`+"\n", x, y+13, anchor, colAxis, label)
+	}
+	for _, t := range p.ticks {
+		x := xOf(t)
+		label, anchor := p.tickLabel(t), "middle"
+		if t == 0 {
+			label, anchor = "0: ADD returned", "start"
 		}
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000" stroke-width="1.5"/>`+"\n", svgLabelW, firstRow, svgLabelW, y)
-		y += 16
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="0.5"/>`+"\n", x, firstRow, x, c.y, colGrid)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="11" text-anchor="%s" fill="%s">%s</text>`+"\n", x, c.y+13, anchor, colAxis, label)
 	}
+	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000" stroke-width="1.5"/>`+"\n", svgLabelW, firstRow, svgLabelW, c.y)
+	c.y += 16
+}
 
-	var fullTicks []float64
-	step := niceStep(fullMs)
-	for t := 0.0; t <= fullMs+1e-9; t += step {
-		fullTicks = append(fullTicks, t)
-	}
-	panel(fmt.Sprintf("Whole black-hole: %.0f s after ADD returned (probes every 20 ms, both families at once)", fullMs/1000),
-		fullMs, fullTicks, func(v float64) string { return fmt.Sprintf("%.0f s", v/1000) }, false)
-	panel("First second, every probe drawn", 1000, []float64{0, 200, 400, 600, 800, 1000},
-		func(v float64) string { return fmt.Sprintf("%.0f ms", v) }, true)
-
-	// Legend.
-	y += 22
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">reply</text>`+"\n", svgLabelW, y-10, colReply, svgLabelW+16, y)
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">no reply: black-holed to the old MAC</text>`+"\n", svgLabelW+70, y-10, colLost, svgLabelW+86, y)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" fill="%s">median run of each case; grey: not probed any more</text>`+"\n", svgLabelW+330, y, colAxis)
-	y += 10
-
-	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif">`+"\n", svgWidth, y, svgWidth, y) +
-		fmt.Sprintf(`<rect width="%d" height="%d" fill="#fff"/>`+"\n", svgWidth, y) +
-		`<text x="10" y="22" font-size="17" font-weight="bold">A recycled pod IP, seen from a peer on the same bridge</text>` + "\n" +
-		b.String() + "</svg>\n"
+func (c *timelineCanvas) legend() {
+	b := &c.b
+	c.y += 22
+	y := c.y
+	fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">reply</text>`+"\n", svgLabelW, y-10, colReply, svgLabelW+16, y)
+	fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">no reply: black-holed to the old MAC</text>`+"\n", svgLabelW+70, y-10, colLost, svgLabelW+86, y)
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="12" fill="%s">median run of each case; grey: not probed any more</text>`+"\n", svgLabelW+330, y, colAxis)
+	c.y += 10
 }
 
 // drawProbes draws a row's probes: one tick each (each == true), or runs of equal outcome merged
