@@ -10,4 +10,10 @@
 // work from any goroutine or, handed over with [Sender.Files], any process.
 // [Announcer] repeats the announcements on a schedule and stops when the
 // interface's MAC changes or the link or network namespace goes away.
+//
+// Some peers ignore every unsolicited announcement. [Listener] and
+// [StaleWatch] find them by the frames they keep sending to our address at
+// the old MAC, which the bridge floods to the new interface: a kernel
+// filter ([StaleFilter]) keeps only those, [ParseStaleFrame] reads the peer
+// from one, and the watch sends that peer a request addressed to it.
 package l2disco

@@ -158,27 +158,7 @@ func TestNeighborSolicitationGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBody := merge(
-		[]byte{135},        // ICMPv6 type: Neighbor Solicitation
-		[]byte{0},          // code
-		[]byte{0x00, 0x00}, // checksum: left to the kernel
-		[]byte{0, 0, 0, 0}, // reserved
-		[]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}, // target: the gateway
-		[]byte{1}, // option: Source Link-Layer Address
-		[]byte{1}, // option length: 1 x 8 bytes
-		[]byte{0x02, 0x42, 0xc6, 0x33, 0x64, 0x0a}, // the MAC
-	)
-	if !bytes.Equal(m.Body, wantBody) {
-		t.Fatalf("NS body:\n got %x\nwant %x", m.Body, wantBody)
-	}
-	wantDst := netip.MustParseAddr("ff02::1:ff00:1")
-	if m.Src != testV6 || m.Dst != wantDst || m.HopLimit != 255 {
-		t.Fatalf("NS envelope = src %s dst %s hop limit %d, want src %s dst %s hop limit 255", m.Src, m.Dst, m.HopLimit, testV6, wantDst)
-	}
-	checkNDP(t, m, &ndp.NeighborSolicitation{
-		TargetAddress: testGWv6,
-		Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: testMAC}},
-	})
+	checkNSGolden(t, m, testGWv6, netip.MustParseAddr("ff02::1:ff00:1"))
 	frame, err := m.Frame(testMAC)
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +166,33 @@ func TestNeighborSolicitationGolden(t *testing.T) {
 	if want := (net.HardwareAddr{0x33, 0x33, 0xff, 0x00, 0x00, 0x01}); !bytes.Equal(frame[:6], want) {
 		t.Fatalf("NS Ethernet destination = %s, want %s", net.HardwareAddr(frame[:6]), want)
 	}
+}
+
+// checkNSGolden checks m byte for byte as the NS from testV6 at testMAC for
+// target, sent to dst.
+func checkNSGolden(t *testing.T, m ICMPv6Message, target, dst netip.Addr) {
+	t.Helper()
+	tb := target.As16()
+	wantBody := merge(
+		[]byte{135},        // ICMPv6 type: Neighbor Solicitation
+		[]byte{0},          // code
+		[]byte{0x00, 0x00}, // checksum: left to the kernel
+		[]byte{0, 0, 0, 0}, // reserved
+		tb[:],              // target
+		[]byte{1},          // option: Source Link-Layer Address
+		[]byte{1},          // option length: 1 x 8 bytes
+		[]byte{0x02, 0x42, 0xc6, 0x33, 0x64, 0x0a}, // the MAC
+	)
+	if !bytes.Equal(m.Body, wantBody) {
+		t.Fatalf("NS body:\n got %x\nwant %x", m.Body, wantBody)
+	}
+	if m.Src != testV6 || m.Dst != dst || m.HopLimit != 255 {
+		t.Fatalf("NS envelope = src %s dst %s hop limit %d, want src %s dst %s hop limit 255", m.Src, m.Dst, m.HopLimit, testV6, dst)
+	}
+	checkNDP(t, m, &ndp.NeighborSolicitation{
+		TargetAddress: target,
+		Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: testMAC}},
+	})
 }
 
 // checkNDP decodes m with mdlayher/ndp and checks that our checksum equals

@@ -217,29 +217,14 @@ func adopt(f *os.File, domain, typ, proto int) (*os.File, error) {
 // for handing to another process with exec.Cmd.ExtraFiles. They are
 // close-on-exec until exec.Cmd places them; the caller closes them.
 func (s *Sender) Files() (arp, icmp6 *os.File, err error) {
-	dup := func(f *os.File) (*os.File, error) {
-		if f == nil {
-			return nil, nil
-		}
-		var nfd int
-		err := control(f, func(fd int) error {
-			var err error
-			nfd, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-			return os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
-		})
-		if err != nil {
-			return nil, s.opError(opDup, netip.Addr{}, err)
-		}
-		return os.NewFile(uintptr(nfd), f.Name()), nil
+	if arp, err = dupFile(s.arp); err != nil {
+		return nil, nil, s.opError(opDup, netip.Addr{}, err)
 	}
-	if arp, err = dup(s.arp); err != nil {
-		return nil, nil, err
-	}
-	if icmp6, err = dup(s.icmp6); err != nil {
+	if icmp6, err = dupFile(s.icmp6); err != nil {
 		if arp != nil {
 			arp.Close()
 		}
-		return nil, nil, err
+		return nil, nil, s.opError(opDup, netip.Addr{}, err)
 	}
 	return arp, icmp6, nil
 }
@@ -267,7 +252,7 @@ func (s *Sender) SendARPAnnouncement(mac net.HardwareAddr, addr netip.Addr) erro
 	if err != nil {
 		return s.opError(opAnnounce4, addr, err)
 	}
-	return s.sendARP(opAnnounce4, addr, b)
+	return s.sendARP(opAnnounce4, addr, b, EthernetBroadcast)
 }
 
 // SendARPRequest broadcasts an ARP request from src (at mac) for target.
@@ -276,10 +261,24 @@ func (s *Sender) SendARPRequest(mac net.HardwareAddr, src, target netip.Addr) er
 	if err != nil {
 		return s.opError(opRequest4, target, err)
 	}
-	return s.sendARP(opRequest4, target, b)
+	return s.sendARP(opRequest4, target, b, EthernetBroadcast)
 }
 
-func (s *Sender) sendARP(op string, addr netip.Addr, payload []byte) error {
+// SendARPRequestTo sends an ARP request from src (at mac) for target to the
+// unicast MAC to: a request addressed to one peer, which stacks that ignore
+// gratuitous ARP still learn src from, and which no other host sees.
+func (s *Sender) SendARPRequestTo(mac net.HardwareAddr, src, target netip.Addr, to net.HardwareAddr) error {
+	b, err := ARPRequest(mac, src, target)
+	if err == nil {
+		err = checkMAC(to)
+	}
+	if err != nil {
+		return s.opError(opRequest4, target, err)
+	}
+	return s.sendARP(opRequest4, target, b, to)
+}
+
+func (s *Sender) sendARP(op string, addr netip.Addr, payload []byte, to net.HardwareAddr) error {
 	if s.arp == nil {
 		return s.opError(op, addr, ErrNoSocket)
 	}
@@ -290,7 +289,7 @@ func (s *Sender) sendARP(op string, addr netip.Addr, payload []byte) error {
 			Ifindex:  s.ifindex,
 			Halen:    macLen,
 		}
-		copy(sa.Addr[:], EthernetBroadcast)
+		copy(sa.Addr[:], to)
 		return os.NewSyscallError("sendto", unix.Sendto(fd, payload, 0, sa))
 	})
 	return s.opError(op, addr, linkErr(err))
@@ -311,6 +310,16 @@ func (s *Sender) SendUnsolicitedNA(mac net.HardwareAddr, addr netip.Addr) error 
 // for target to target's solicited-node multicast address.
 func (s *Sender) SendNeighborSolicitation(mac net.HardwareAddr, src, target netip.Addr) error {
 	m, err := NeighborSolicitation(mac, src, target)
+	if err != nil {
+		return s.opError(opSolicit6, target, err)
+	}
+	return s.sendICMPv6(opSolicit6, target, m)
+}
+
+// SendNeighborSolicitationTo sends a Neighbor Solicitation from src (at mac)
+// for target to target itself (DirectedNeighborSolicitation).
+func (s *Sender) SendNeighborSolicitationTo(mac net.HardwareAddr, src, target netip.Addr) error {
+	m, err := DirectedNeighborSolicitation(mac, src, target)
 	if err != nil {
 		return s.opError(opSolicit6, target, err)
 	}
