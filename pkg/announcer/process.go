@@ -54,21 +54,23 @@ type processSpec struct {
 // file, and runs the job. The caller does not wait for it and still owns
 // sender.
 func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
-	if err := EnsureDataDir(o.DataDir); err != nil {
+	d, err := openStateDir(o.DataDir, true)
+	if err != nil {
 		return 0, err
 	}
-	path := StatePath(o.DataDir, job.Key)
-	if err := stopPath(path, time.Second); err != nil {
+	defer d.Close()
+	name := stateName(job.Key)
+	if err := d.stop(name, time.Second); err != nil {
 		return 0, err
 	}
-	state, err := createState(path)
+	state, err := d.create(name)
 	if err != nil {
 		return 0, err
 	}
 	defer state.Close()
 	pid, err := spawn(processSpec{Job: job, DataDir: o.DataDir, LogFile: o.LogFile, LogLevel: o.LogLevel}, state, sender)
 	if err != nil {
-		os.Remove(path)
+		_ = d.remove(name, state)
 		return 0, err
 	}
 	// Its next round is a second away: let pods being created now have the CPU first.
@@ -78,7 +80,7 @@ func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
 		Key: job.Key, NetNS: job.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
 	}); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
-		os.Remove(path)
+		_ = d.remove(name, state)
 		return 0, err
 	}
 	return pid, nil
@@ -183,8 +185,12 @@ func Main(args []string) int {
 		return 1
 	}
 	defer func() {
-		// Remove the file while still holding the lock, so nobody reads a finished announcer's PID.
-		os.Remove(state.Name())
+		// Remove the file while still holding the lock, so nobody reads a finished announcer's PID;
+		// only if its name still names it (see stateDir.remove).
+		if d, err := openStateDir(spec.DataDir, false); err == nil {
+			_ = d.remove(stateName(job.Key), state)
+			d.Close()
+		}
 		state.Close()
 	}()
 	sender, err := inheritedSender(spec)

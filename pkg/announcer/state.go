@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,47 +40,47 @@ type Record struct {
 
 // StatePath names the file by a hash, so any network, container ID or interface name is a safe file name.
 func StatePath(dataDir string, k Key) string {
-	sum := sha256.Sum256([]byte(k.Network + "\x00" + k.ContainerID + "\x00" + k.IfName))
-	return filepath.Join(dataDir, hex.EncodeToString(sum[:12])+stateSuffix)
+	return filepath.Join(dataDir, stateName(k))
 }
 
-// EnsureDataDir creates dataDir (0700: the files say which PIDs to signal).
+func stateName(k Key) string {
+	sum := sha256.Sum256([]byte(k.Network + "\x00" + k.ContainerID + "\x00" + k.IfName))
+	return hex.EncodeToString(sum[:12]) + stateSuffix
+}
+
+// stateNameRE is every name stateName can give: GC looks at nothing else.
+var stateNameRE = regexp.MustCompile(`^[0-9a-f]{24}\.json$`)
+
+// EnsureDataDir creates dataDir (0700: the files say which PIDs to signal) and refuses one that is
+// a symlink or that others than its owner may write to (see openStateDir).
 func EnsureDataDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create dataDir %s: %w", dir, err)
+	d, err := openStateDir(dir, true)
+	if err != nil {
+		return err
 	}
+	d.Close()
 	return nil
 }
 
-// createState opens and locks the state file for a new announcer. The locked file is handed to the
+// create opens and locks the state file for a new announcer. The locked file is handed to the
 // child, which keeps the lock (it is shared by the open file description) after ADD exits.
-func createState(path string) (*os.File, error) {
+func (d *stateDir) create(name string) (*os.File, error) {
 	for {
 		// No O_TRUNC: the file may still be locked by an announcer on its way out; it is truncated
 		// once the lock is ours.
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+		f, err := d.open(name, os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
-			return nil, fmt.Errorf("create state file %s: %w", path, err)
+			return nil, fmt.Errorf("create state file: %w", err)
 		}
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("lock state file %s: %w", path, err)
+			return nil, fmt.Errorf("lock state file %s: %w", f.Name(), err)
 		}
-		if stillAt(f, path) {
+		if d.same(name, f) {
 			return f, nil
 		}
-		f.Close() // the file we locked was removed meanwhile: lock the one at path now
+		f.Close() // the file we locked was removed meanwhile: lock the one at name now
 	}
-}
-
-// stillAt says whether path still names the file f has open (not removed or replaced since).
-func stillAt(f *os.File, path string) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Stat(path)
-	return err == nil && os.SameFile(a, b)
 }
 
 func writeState(f *os.File, rec Record) error {
@@ -97,18 +97,19 @@ func writeState(f *os.File, rec Record) error {
 	return nil
 }
 
-// stopPath stops the announcer that owns path, if one runs, waits for it to let go of the lock
-// (bounded), and removes the file. A missing file is success: DEL must be idempotent.
-func stopPath(path string, wait time.Duration) error {
-	f, err := os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
-	if errors.Is(err, os.ErrNotExist) {
+// stop stops the announcer that owns name, if one runs, waits for it to let go of the lock
+// (bounded), and removes the file. A missing file is success: DEL must be idempotent. So is a
+// name that is not a regular file (a planted symlink, say): no announcer of ours owns it, and it
+// is left alone.
+func (d *stateDir) stop(name string, wait time.Duration) error {
+	f, err := d.open(name, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errNotOurs) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("open state file %s: %w", path, err)
+		return fmt.Errorf("open state file: %w", err)
 	}
 	defer f.Close()
-
 	if !tryLock(f) {
 		if err := signalHolder(f); err != nil {
 			return err
@@ -116,19 +117,14 @@ func stopPath(path string, wait time.Duration) error {
 		deadline := time.Now().Add(wait)
 		for !tryLock(f) {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("announcer of %s still holds its lock after %v", path, wait)
+				return fmt.Errorf("announcer of %s still holds its lock after %v", f.Name(), wait)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	// We hold the lock: nobody runs for this attachment. The announcer may have removed the file
-	// itself, and only the file we locked may go (not one a later ADD created at the same path).
-	if stillAt(f, path) {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove state file %s: %w", path, err)
-		}
-	}
-	return nil
+	// itself, and only the file we locked may go (not one a later ADD created at the same name).
+	return d.remove(name, f)
 }
 
 func tryLock(f *os.File) bool {
@@ -198,26 +194,29 @@ func readState(f *os.File) (Record, error) {
 	return rec, err
 }
 
-// listStates returns the state files in dataDir with what they say (zero record if unreadable).
-func listStates(dataDir string) (map[string]Record, error) {
-	entries, err := os.ReadDir(dataDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+// listStates returns the state files in the directory with what they say: only files whose name
+// stateName gives and whose record is for the key that name is the hash of. Anything else in
+// dataDir (another program's file, an unreadable or foreign record) is not ours and is skipped.
+func (d *stateDir) listStates() (map[string]Record, error) {
+	entries, err := os.ReadDir(d.path)
 	if err != nil {
-		return nil, fmt.Errorf("read dataDir %s: %w", dataDir, err)
+		return nil, fmt.Errorf("read dataDir %s: %w", d.path, err)
 	}
 	out := make(map[string]Record)
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), stateSuffix) {
+		if !e.Type().IsRegular() || !stateNameRE.MatchString(e.Name()) {
 			continue
 		}
-		p := filepath.Join(dataDir, e.Name())
-		var rec Record
-		if b, err := os.ReadFile(p); err == nil {
-			_ = json.Unmarshal(b, &rec)
+		f, err := d.open(e.Name(), os.O_RDONLY, 0)
+		if err != nil {
+			continue
 		}
-		out[p] = rec
+		rec, err := readState(f)
+		f.Close()
+		if err != nil || rec.ContainerID == "" || stateName(rec.Key) != e.Name() {
+			continue
+		}
+		out[e.Name()] = rec
 	}
 	return out, nil
 }

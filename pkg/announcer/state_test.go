@@ -9,7 +9,21 @@ import (
 	"time"
 )
 
-var testKey = Key{Network: "net", ContainerID: "c", IfName: "eth0"}
+var (
+	testKey  = Key{Network: "net", ContainerID: "c", IfName: "eth0"}
+	testName = stateName(testKey)
+)
+
+// testDir is a fresh dataDir, opened.
+func testDir(t *testing.T) *stateDir {
+	t.Helper()
+	d, err := openStateDir(t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
 
 // startBystander starts a process that stopPath must never signal.
 func startBystander(t *testing.T) *exec.Cmd {
@@ -38,9 +52,9 @@ func assertNeverSignalled(t *testing.T, cmd *exec.Cmd) {
 }
 
 // startHolder starts `sleep` holding the locked state file, the way ADD starts an announcer.
-func startHolder(t *testing.T, path string) *exec.Cmd {
+func startHolder(t *testing.T, d *stateDir) *exec.Cmd {
 	t.Helper()
-	f, err := createState(path)
+	f, err := d.create(testName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +72,13 @@ func startHolder(t *testing.T, path string) *exec.Cmd {
 }
 
 func TestStopAnnouncerSignalsTheLockHolder(t *testing.T) {
-	path := StatePath(t.TempDir(), testKey)
-	cmd := startHolder(t, path)
+	d := testDir(t)
+	path := d.name(testName)
+	cmd := startHolder(t, d)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 
-	if err := stopPath(path, 2*time.Second); err != nil {
+	if err := d.stop(testName, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -83,7 +98,8 @@ func TestStopAnnouncerSignalsTheLockHolder(t *testing.T) {
 // A state file whose lock nobody holds names a dead announcer; its PID may now be anybody's and must
 // not be signalled.
 func TestStopAnnouncerNeverSignalsAStalePID(t *testing.T) {
-	path := StatePath(t.TempDir(), testKey)
+	d := testDir(t)
+	path := d.name(testName)
 	bystander := startBystander(t)
 
 	f, err := os.Create(path)
@@ -95,7 +111,7 @@ func TestStopAnnouncerNeverSignalsAStalePID(t *testing.T) {
 	}
 	f.Close()
 
-	if err := stopPath(path, time.Second); err != nil {
+	if err := d.stop(testName, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	assertNeverSignalled(t, bystander)
@@ -107,11 +123,11 @@ func TestStopAnnouncerNeverSignalsAStalePID(t *testing.T) {
 func TestStopAnnouncerIdempotent(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < 2; i++ {
-		if err := stopPath(StatePath(dir, testKey), time.Second); err != nil {
+		if err := Stop(dir, testKey); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if err := stopPath(StatePath(filepath.Join(dir, "missing-dir"), testKey), time.Second); err != nil {
+	if err := Stop(filepath.Join(dir, "missing-dir"), testKey); err != nil {
 		t.Fatalf("missing dataDir: %v", err)
 	}
 }
@@ -132,8 +148,8 @@ func TestStatePathSeparatesAttachments(t *testing.T) {
 // A record whose PID belongs to another PID namespace is not signalled: the number would name
 // some other process here.
 func TestStopAnnouncerSkipsAnotherPIDNamespace(t *testing.T) {
-	path := StatePath(t.TempDir(), testKey)
-	f, err := createState(path)
+	d := testDir(t)
+	f, err := d.create(testName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +159,7 @@ func TestStopAnnouncerSkipsAnotherPIDNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	// f (this test) holds the lock, as a live announcer would.
-	if err := stopPath(path, 100*time.Millisecond); err == nil {
+	if err := d.stop(testName, 100*time.Millisecond); err == nil {
 		t.Error("stopAnnouncer returned success while the lock is held")
 	}
 	assertNeverSignalled(t, bystander)

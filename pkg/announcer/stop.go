@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // StopWait bounds how long Stop and GC wait for an announcer to let go of its
@@ -14,9 +12,19 @@ import (
 const StopWait = 2 * time.Second
 
 // Stop stops the detached announcer of k, if one runs, and removes its
-// state. Nothing to stop is success: DEL must be idempotent.
+// state. Nothing to stop is success: DEL must be idempotent. So is an unsafe
+// dataDir (a symlink, writable by others): Start keeps no state in one, and
+// one made unsafe later is not trusted to say which PID to signal.
 func Stop(dataDir string, k Key) error {
-	return stopPath(StatePath(dataDir, k), StopWait)
+	d, err := openStateDir(dataDir, false)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errUnsafeDataDir) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.stop(stateName(k), StopWait)
 }
 
 // GCResult says what GC found and removed.
@@ -26,26 +34,28 @@ type GCResult struct {
 
 // GC stops and forgets the announcers of network's attachments for which
 // valid says false. Other networks' state (they may share dataDir) is left
-// alone.
+// alone, and so is every file that is not ndp-announce state by both its
+// name and its content.
 func GC(dataDir, network string, valid func(containerID, ifName string) bool) (GCResult, error) {
-	states, err := listStates(dataDir)
+	d, err := openStateDir(dataDir, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return GCResult{}, nil
+	}
+	if err != nil {
+		return GCResult{}, err
+	}
+	defer d.Close()
+	states, err := d.listStates()
 	if err != nil {
 		return GCResult{}, err
 	}
 	res := GCResult{StateFiles: len(states)}
 	var errs []error
-	for path, rec := range states {
-		if rec.ContainerID == "" {
-			// Unreadable: either an ADD is writing it right now (it holds the lock) or it is debris.
-			if removeIfUnlocked(path) {
-				res.Removed++
-			}
-			continue
-		}
+	for name, rec := range states {
 		if rec.Network != network || valid(rec.ContainerID, rec.IfName) {
 			continue
 		}
-		if err := stopPath(path, StopWait); err != nil {
+		if err := d.stop(name, StopWait); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -55,16 +65,4 @@ func GC(dataDir, network string, valid func(containerID, ifName string) bool) (G
 		return res, fmt.Errorf("GC: %w", err)
 	}
 	return res, nil
-}
-
-func removeIfUnlocked(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return false
-	}
-	return os.Remove(path) == nil
 }

@@ -144,3 +144,107 @@ cni_error_code() { jq -r .code <<<"$output"; }
 	assert_output --partial '"prevResult: expected an object'
 	refute_output --partial 'PluginConf'
 }
+
+# state_name NAME [IFNAME]: the file name of container NAME's announcer state in dataDir.
+state_name() {
+	printf '%s\0%s\0%s' "$LAB_NETWORK" "$(lab_container_id "$1")" "${2:-eth0}" | sha256sum | cut -c1-24 | sed 's/$/.json/'
+}
+
+# file_fingerprint FILE: content hash, mode, size and mtime, or "absent".
+file_fingerprint() {
+	if [ -e "$1" ]; then stat -c '%a %s %Y' "$1" && sha256sum <"$1"; else echo absent; fi
+}
+
+@test "a symlink planted at a state file's name is never followed: its target is untouched" {
+	with_ndpa '{"advertiseIntervalMs": 2000}'
+	mkdir -m 0700 "$STATE_DIR"
+	echo precious >"$LAB_DIR/victim"
+	chmod 0644 "$LAB_DIR/victim"
+	before=$(file_fingerprint "$LAB_DIR/victim")
+	lab_container b
+	lab_container c
+	ln -s "$LAB_DIR/victim" "$STATE_DIR/$(state_name b)"
+	ln -s "$LAB_DIR/dangling" "$STATE_DIR/$(state_name c)"
+
+	run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	run --separate-stderr cni_add c
+	assert_success
+	# ADD worked; only its background rounds could not be kept, and the log says why.
+	run jq -r 'select(.msg == "ADD done") | .background' "$NDPA_LOG"
+	assert_output --partial "not started"
+	assert_output --partial "symlink"
+	[ -z "$(announcers)" ] || fail "an announcer runs on a planted link: $(announcers)"
+	run cni_del b
+	assert_success
+	run cni_del c
+	assert_success
+
+	[ "$(file_fingerprint "$LAB_DIR/victim")" = "$before" ] || fail "victim changed: $(file_fingerprint "$LAB_DIR/victim")"
+	[ ! -e "$LAB_DIR/dangling" ] || fail "ADD created the dangling link's target"
+	[ -L "$STATE_DIR/$(state_name b)" ] && [ -L "$STATE_DIR/$(state_name c)" ] || fail "the planted links were removed"
+	rm "$STATE_DIR/$(state_name b)" "$STATE_DIR/$(state_name c)"
+}
+
+@test "a dataDir that is a symlink or others may write to: no state kept there, STATUS not ready" {
+	mkdir -m 0700 "$LAB_DIR/real"
+	lab_container b
+	for kind in symlink mode0777; do
+		rm -rf "$STATE_DIR"
+		if [ "$kind" = symlink ]; then ln -s "$LAB_DIR/real" "$STATE_DIR"; else mkdir -m 0777 "$STATE_DIR"; fi
+		with_ndpa '{"advertiseIntervalMs": 2000}'
+		run --separate-stderr cni_status
+		assert_failure 50
+		stderr_has "dataDir"
+		run --separate-stderr cni_add b eth0 "$FIXED"
+		assert_success
+		run jq -r 'select(.msg == "ADD done") | .background' "$NDPA_LOG"
+		assert_output --partial "not started: dataDir is not safe"
+		[ -z "$(ls -A "$LAB_DIR/real")" ] && [ -z "$(ls -A "$STATE_DIR/")" ] || fail "$kind: state written: $(ls -A "$LAB_DIR/real")"
+		# DEL still succeeds: ADD kept nothing there to stop.
+		run cni_del b
+		assert_success
+	done
+	rm -rf "$STATE_DIR"
+}
+
+@test "GC removes only ndp-announce state: other files in dataDir stay" {
+	with_ndpa '{"advertiseIntervalMs": 2000}'
+	lab_container b
+	run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	ours=$(state_name b)
+	[ -f "$STATE_DIR/$ours" ] || fail "no state file $ours: $(ls -A "$STATE_DIR")"
+	echo '{"cniVersion": "1.0.0", "name": "other"}' >"$STATE_DIR/10-other.json"
+	echo '{"note": "kept by hand"}' >"$STATE_DIR/notes.json"
+	# Our name, someone else's record: the name is not the hash of the key it holds.
+	jq -c --arg net "$LAB_NETWORK" '{network: $net, containerID: "x", ifName: "eth0", pid: 1}' <<<'{}' \
+		>"$STATE_DIR/0123456789abcdef01234567.json"
+	before=$(cd "$STATE_DIR" && for f in 10-other.json notes.json 0123456789abcdef01234567.json; do file_fingerprint "$f"; done)
+
+	run --separate-stderr ndpa_direct GC "$(ndpa_conf "{\"cniVersion\": \"1.1.0\", \"name\": \"$LAB_NETWORK\", \"cni.dev/valid-attachments\": []}")"
+	assert_success
+	[ ! -e "$STATE_DIR/$ours" ] || fail "GC left the invalid attachment's state"
+	[ -z "$(announcers)" ] || fail "GC left the invalid attachment's announcer"
+	after=$(cd "$STATE_DIR" && for f in 10-other.json notes.json 0123456789abcdef01234567.json; do file_fingerprint "$f"; done)
+	[ "$after" = "$before" ] || fail "GC touched files that are not ours: $(ls -A "$STATE_DIR")"
+	rm "$STATE_DIR/10-other.json" "$STATE_DIR/notes.json" "$STATE_DIR/0123456789abcdef01234567.json"
+}
+
+@test "STATUS on a full tmpfs dataDir is not ready (code 50)" {
+	mnt=$LAB_DIR/tmpfs
+	mkdir -m 0700 "$mnt"
+	conf=$(jq -c --arg d "$mnt" '{cniVersion: "1.1.0", name: "n", type: "ndp-announce", dataDir: $d}' <<<'{}')
+	# A mount namespace of its own: the tmpfs goes with the process, whatever happens.
+	run --separate-stderr unshare -m --propagation private bash -c '
+		mount -t tmpfs -o size=64k,mode=0700 ndpa-test "$1" || exit 90
+		CNI_COMMAND=STATUS CNI_PATH=/nonexistent "$2" <<<"$3" || { echo "empty tmpfs not ready" >&2; exit 91; }
+		dd if=/dev/zero of="$1/fill" bs=4k count=1000 2>/dev/null
+		[ -s "$1/fill" ] || exit 92
+		CNI_COMMAND=STATUS CNI_PATH=/nonexistent "$2" <<<"$3"' _ "$mnt" "$NDPA" "$conf"
+	assert_failure 1
+	[ "$(cni_error_code)" = 50 ] || fail "$output"
+	assert_output --partial "dataDir not usable"
+	assert_output --partial "no space left"
+	[ -z "$(ls -A "$mnt")" ] || fail "the tmpfs outlived its mount namespace: $(ls -A "$mnt")"
+}
