@@ -111,8 +111,12 @@ func (d *stateDir) stop(name string, wait time.Duration) error {
 	}
 	defer f.Close()
 	if !tryLock(f) {
-		if err := signalHolder(f); err != nil {
+		pidfd, err := signalHolder(f)
+		if err != nil {
 			return err
+		}
+		if pidfd >= 0 {
+			defer unix.Close(pidfd)
 		}
 		deadline := time.Now().Add(wait)
 		for !tryLock(f) {
@@ -120,6 +124,11 @@ func (d *stateDir) stop(name string, wait time.Duration) error {
 				return fmt.Errorf("announcer of %s still holds its lock after %v", f.Name(), wait)
 			}
 			time.Sleep(5 * time.Millisecond)
+		}
+		// The lock goes with the announcer's last descriptor, a moment before the process itself:
+		// wait for it to be gone too, so that once DEL returns nothing of the attachment runs.
+		if pidfd >= 0 {
+			waitExit(pidfd, time.Until(deadline))
 		}
 	}
 	// We hold the lock: nobody runs for this attachment. The announcer may have removed the file
@@ -133,45 +142,62 @@ func tryLock(f *os.File) bool {
 
 // signalHolder sends SIGTERM to the PID recorded in the locked file. The pidfd is opened first and the
 // lock checked again after: if it is still held, its holder is alive, so the PID has not been reused
-// and the pidfd refers to the announcer.
-func signalHolder(f *os.File) error {
+// and the pidfd refers to the announcer. It returns that pidfd, for waiting on the announcer's exit,
+// or -1 when there is none to wait on.
+func signalHolder(f *os.File) (int, error) {
 	rec, err := readState(f)
 	if err != nil || rec.PID <= 0 {
 		// ADD is still between creating the file and recording the PID; the runtime does not run DEL
 		// concurrently with ADD for one attachment, so this is a dying announcer: let the wait handle it.
-		return nil
+		return -1, nil
 	}
 	if ours, err := pidNamespace(); err == nil && rec.PIDNS != 0 && rec.PIDNS != ours {
 		// The number would name another process here; wait for the announcer to finish instead.
-		return nil
+		return -1, nil
 	}
 	pidfd, err := unix.PidfdOpen(rec.PID, 0)
 	switch {
 	case errors.Is(err, unix.ESRCH):
-		return nil
+		return -1, nil
 	case errors.Is(err, unix.ENOSYS):
 		// Before Linux 5.3: the lock is still held, so the announcer is alive and owns the PID. Only
 		// its exit between this check and the kill could free the number: a window of microseconds.
 		if tryLock(f) {
 			unix.Flock(int(f.Fd()), unix.LOCK_UN)
-			return nil
+			return -1, nil
 		}
 		if err := unix.Kill(rec.PID, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("signal announcer %d: %w", rec.PID, err)
+			return -1, fmt.Errorf("signal announcer %d: %w", rec.PID, err)
 		}
-		return nil
+		return -1, nil
 	case err != nil:
-		return fmt.Errorf("pidfd_open %d: %w", rec.PID, err)
+		return -1, fmt.Errorf("pidfd_open %d: %w", rec.PID, err)
 	}
-	defer unix.Close(pidfd)
 	if tryLock(f) {
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		return nil
+		unix.Close(pidfd)
+		return -1, nil
 	}
 	if err := unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("signal announcer %d: %w", rec.PID, err)
+		unix.Close(pidfd)
+		return -1, fmt.Errorf("signal announcer %d: %w", rec.PID, err)
 	}
-	return nil
+	return pidfd, nil
+}
+
+// waitExit waits, at most d, until the process of pidfd has exited (a pidfd polls readable then).
+func waitExit(pidfd int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for {
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms <= 0 {
+			return
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, ms)
+		if n != 0 || !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 // pidNamespace is the inode of this process's PID namespace.

@@ -1,12 +1,15 @@
 package announcer
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -163,4 +166,45 @@ func TestStopAnnouncerSkipsAnotherPIDNamespace(t *testing.T) {
 		t.Error("stopAnnouncer returned success while the lock is held")
 	}
 	assertNeverSignalled(t, bystander)
+}
+
+// The announcer lets go of its lock (removes and closes its state file) a moment before its process
+// is gone; stopPath returns only once it is gone, so nothing of the attachment runs after DEL.
+func TestStopPathWaitsForTheAnnouncerToExit(t *testing.T) {
+	path := StatePath(t.TempDir(), testKey)
+	f, err := createState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// On SIGTERM: drop the lock (fd 3), linger 300 ms, exit.
+	cmd := exec.Command("sh", "-c", `trap 'exec 3>&-; sleep 0.3; exit 0' TERM; echo ready; while :; do sleep 0.02; done`)
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("holder did not start: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	if err := writeState(f, Record{Key: testKey, PID: cmd.Process.Pid}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	pidfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
+
+	if err := stopPath(path, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// A pidfd polls readable once its process has exited.
+	if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 0); n != 1 {
+		t.Error("stopPath returned while the announcer was still running")
+	}
 }
