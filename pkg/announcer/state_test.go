@@ -171,8 +171,8 @@ func TestStopAnnouncerSkipsAnotherPIDNamespace(t *testing.T) {
 // The announcer lets go of its lock (removes and closes its state file) a moment before its process
 // is gone; stopPath returns only once it is gone, so nothing of the attachment runs after DEL.
 func TestStopPathWaitsForTheAnnouncerToExit(t *testing.T) {
-	path := StatePath(t.TempDir(), testKey)
-	f, err := createState(path)
+	d := testDir(t)
+	f, err := d.create(testName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestStopPathWaitsForTheAnnouncerToExit(t *testing.T) {
 	}
 	defer unix.Close(pidfd)
 
-	if err := stopPath(path, 2*time.Second); err != nil {
+	if err := d.stop(testName, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// A pidfd polls readable once its process has exited.
