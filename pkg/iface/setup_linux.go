@@ -47,6 +47,10 @@ type Configured struct {
 	// Addrs are the addresses in effect: ConfigureOptions.Addrs without
 	// Dropped and Missing4.
 	Addrs []netip.Prefix
+
+	// before is the interface's addresses and routes before any sysctl was
+	// written, for Unconfigure to restore what the sysctls took.
+	before *netState
 }
 
 // disableIPv6 is DisableUnusedIPv6's sysctl. Optional: on an interface the
@@ -62,7 +66,9 @@ var disableIPv6 = func() sysctl.Entry {
 
 // Configure applies the sysctls and IPv6 housekeeping in one pass (one
 // rollback path: Unconfigure), then reads which addresses survived them. On
-// error nothing it wrote is left changed. A sysctl error satisfies
+// error nothing it wrote is left changed: the sysctls are restored, and so
+// are the addresses and routes a sysctl flushed (disable_ipv6=1 removes the
+// IPv6 ones, and re-enabling IPv6 does not bring them back). A sysctl error satisfies
 // errors.Is(err, sysctl.ErrInvalid) when the configuration is at fault, and
 // its *sysctl.EntryError index counts o.Sysctls (len(o.Sysctls) is
 // DisableUnusedIPv6's entry).
@@ -72,11 +78,22 @@ func (c *Handle) Configure(o ConfigureOptions) (*Configured, error) {
 	if autoV6 {
 		entries = append(entries[:len(entries):len(entries)], disableIPv6)
 	}
+	var before *netState
+	if len(entries) > 0 {
+		var err error
+		if before, err = c.readNetState(); err != nil {
+			return nil, err
+		}
+	}
 	changes, err := sysctl.ApplyIn(c, c.IfName, entries)
 	if err != nil {
+		// ApplyIn has put the sysctls back; what they flushed is ours to restore.
+		if rerr := c.restoreNetState(before); rerr != nil {
+			err = fmt.Errorf("%w (and restoring the interface: %w)", err, rerr)
+		}
 		return nil, err
 	}
-	cfg := &Configured{Changes: changes}
+	cfg := &Configured{Changes: changes, before: before}
 	if autoV6 {
 		last := changes[len(changes)-1]
 		cfg.IPv6Disabled = last.Written
@@ -99,12 +116,16 @@ func (c *Handle) Configure(o ConfigureOptions) (*Configured, error) {
 	return cfg, nil
 }
 
-// Unconfigure restores every sysctl Configure wrote, newest first.
+// Unconfigure restores every sysctl Configure wrote, newest first, then the
+// addresses and routes they removed.
 func (c *Handle) Unconfigure(cfg *Configured) error {
 	if cfg == nil {
 		return nil
 	}
-	return sysctl.RevertIn(c, cfg.Changes)
+	if err := sysctl.RevertIn(c, cfg.Changes); err != nil {
+		return err
+	}
+	return c.restoreNetState(cfg.before)
 }
 
 func setsDisableIPv6(entries []sysctl.Entry) bool {
