@@ -25,6 +25,11 @@ const (
 	// rounds a second apart outlast a bridge port that is slow to forward.
 	DefaultCount    = 3
 	DefaultInterval = time.Second
+
+	// MaxRoundFrames bounds what one round sends, whatever the targets: a
+	// pod has a handful of addresses and gateways, and a result listing
+	// hundreds must not turn one ADD into a flood on the segment.
+	MaxRoundFrames = 64
 )
 
 // ValidateSchedule checks an announcement count (0 turns announcements off)
@@ -106,6 +111,11 @@ type Announcer struct {
 	// requests; otherwise only the first, caller-sent round has them.
 	RepeatGateways bool
 
+	// MaxFrames bounds the frames of one round (0: MaxRoundFrames). The
+	// address announcements go first; what is over is counted in
+	// RoundReport.Cut, not sent.
+	MaxFrames int
+
 	Logger *slog.Logger
 }
 
@@ -117,6 +127,7 @@ type RoundReport struct {
 	GatewayNS  []netip.Addr // gateways sent a Neighbor Solicitation
 	SkippedNA  []netip.Addr // NAs not sent: no multicast route, as expected
 	Failed     int          // sends that failed (see the returned error)
+	Cut        int          // frames not sent: over Announcer.MaxFrames
 }
 
 // Sent is the number of messages sent.
@@ -137,6 +148,9 @@ func (r RoundReport) LogValue() slog.Value {
 	}
 	if r.Failed > 0 {
 		attrs = append(attrs, slog.Int("failed", r.Failed))
+	}
+	if r.Cut > 0 {
+		attrs = append(attrs, slog.Int("cut", r.Cut))
 	}
 	return slog.GroupValue(attrs...)
 }
@@ -177,33 +191,33 @@ func (a *Announcer) Round(ctx context.Context, gateways bool) (RoundReport, erro
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
-	ok := true
-	for _, addr := range a.Targets.IPv4 {
-		if ok = send(a.Sender.SendARPAnnouncement(a.MAC, addr), &rep.ARP, addr); !ok {
-			break
+	ok, budget := true, a.maxFrames()
+	// try sends one frame while the round may go on and the bound allows.
+	try := func(sent *[]netip.Addr, addr netip.Addr, fn func() error) {
+		switch {
+		case !ok:
+		case budget == 0:
+			rep.Cut++
+		default:
+			budget--
+			ok = send(fn(), sent, addr)
 		}
 	}
+	for _, addr := range a.Targets.IPv4 {
+		try(&rep.ARP, addr, func() error { return a.Sender.SendARPAnnouncement(a.MAC, addr) })
+	}
 	for _, addr := range v6 {
-		if !ok {
-			break
-		}
-		ok = send(a.Sender.SendUnsolicitedNA(a.MAC, addr), &rep.NA, addr)
+		try(&rep.NA, addr, func() error { return a.Sender.SendUnsolicitedNA(a.MAC, addr) })
 	}
 	if gateways {
 		for _, gw := range a.Targets.GatewaysV4 {
 			for _, src := range a.Targets.IPv4 {
-				if !ok {
-					break
-				}
-				ok = send(a.Sender.SendARPRequest(a.MAC, src, gw), &rep.GatewayARP, gw)
+				try(&rep.GatewayARP, gw, func() error { return a.Sender.SendARPRequest(a.MAC, src, gw) })
 			}
 		}
 		for _, gw := range a.Targets.GatewaysV6 {
 			for _, src := range v6 {
-				if !ok {
-					break
-				}
-				ok = send(a.Sender.SendNeighborSolicitation(a.MAC, src, gw), &rep.GatewayNS, gw)
+				try(&rep.GatewayNS, gw, func() error { return a.Sender.SendNeighborSolicitation(a.MAC, src, gw) })
 			}
 		}
 	}
@@ -211,6 +225,13 @@ func (a *Announcer) Round(ctx context.Context, gateways bool) (RoundReport, erro
 		errs = append(errs, err)
 	}
 	return rep, errors.Join(errs...)
+}
+
+func (a *Announcer) maxFrames() int {
+	if a.MaxFrames <= 0 {
+		return MaxRoundFrames
+	}
+	return a.MaxFrames
 }
 
 func announcedIPv6(addrs []netip.Addr) []netip.Addr {
@@ -269,6 +290,9 @@ func (a *Announcer) Run(ctx context.Context, rounds int, interval time.Duration)
 		if errors.Is(err, ErrLinkGone) {
 			log.Info("stopped announcing", "round", i, "of", rounds, "reason", err)
 			return err
+		}
+		if rep.Cut > 0 {
+			log.Warn("announcement round cut at the frame bound", "round", i, "of", rounds, "cut", rep.Cut, "bound", a.maxFrames())
 		}
 		if err != nil {
 			log.Warn("announcement round had failures", "round", i, "of", rounds, "report", rep, "error", err)

@@ -264,3 +264,31 @@ func TestOpErrorNamesEverything(t *testing.T) {
 		t.Fatalf("OpError = %q, want %q wrapping ErrNoMcastRoute", err, want)
 	}
 }
+
+// A round never sends more than MaxFrames frames, whatever the targets; the address announcements
+// go first and what is over is counted as cut.
+func TestRoundIsBounded(t *testing.T) {
+	var v4, gws []netip.Addr
+	for i := 0; i < 100; i++ {
+		v4 = append(v4, netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 10)}))
+		gws = append(gws, netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 150)}))
+	}
+	for _, max := range []int{0, 10} {
+		tr := &fakeTransport{mac: testMAC}
+		a := &Announcer{Sender: tr, MAC: testMAC, MaxFrames: max, Targets: Targets{IPv4: v4, GatewaysV4: gws}}
+		rep, err := a.Round(context.Background(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := a.maxFrames()
+		if n := len(tr.sends()); n != bound || rep.Sent() != bound {
+			t.Errorf("MaxFrames %d: sent %d (report %d), want %d", max, n, rep.Sent(), bound)
+		}
+		if want := 100 + 100*100 - bound; rep.Cut != want {
+			t.Errorf("MaxFrames %d: cut %d, want %d", max, rep.Cut, want)
+		}
+		if len(rep.ARP) != min(bound, 100) {
+			t.Errorf("MaxFrames %d: %d announcements before the gateway requests, want %d", max, len(rep.ARP), min(bound, 100))
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/config"
 	"github.com/ndp-announce/ndp-announce/pkg/iface"
+	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 	"github.com/ndp-announce/ndp-announce/pkg/logging"
 	"github.com/ndp-announce/ndp-announce/pkg/sysctl"
 )
@@ -117,6 +118,10 @@ func (r *addReport) announced(an *iface.Announced) {
 		return
 	}
 	r.add("round1", an.Round1)
+	if an.Round1.Cut > 0 {
+		r.add("round1Cut", fmt.Sprintf("%d frames over the bound of %d per round not sent", an.Round1.Cut, l2disco.MaxRoundFrames))
+		r.level = slog.LevelWarn
+	}
 	if an.Round1Err != nil {
 		// Not an ADD failure: the pod works, only a recycled IP may stay unreachable for a while.
 		r.add("round1Err", an.Round1Err.Error())

@@ -48,10 +48,15 @@ ndpa_on_prev() {
 		'. + {cniVersion: "1.1.0", name: $name, prevResult: $prev}' <<<"$(ndpa_conf "$1")"
 }
 
-# assert_unchanged NAME: container NAME's eth0 is as bridge_only found it.
+# assert_unchanged NAME: container NAME's eth0 is as bridge_only found it. The kernel adds an IPv6
+# address's local route once the address is usable, a moment after it is restored: bounded retries.
 assert_unchanged() {
-	local after
-	after=$(iface_state "$1" eth0)
+	local after i
+	for ((i = 0; i < 30; i++)); do
+		after=$(iface_state "$1" eth0)
+		[ "$after" = "$BEFORE" ] && return 0
+		sleep 0.1
+	done
 	[ "$after" = "$BEFORE" ] || fail "eth0 changed:
 $(diff <(echo "$BEFORE") <(echo "$after"))"
 }
@@ -247,4 +252,44 @@ file_fingerprint() {
 	assert_output --partial "dataDir not usable"
 	assert_output --partial "no space left"
 	[ -z "$(ls -A "$mnt")" ] || fail "the tmpfs outlived its mount namespace: $(ls -A "$mnt")"
+}
+
+@test "a failed ADD leaves addresses, routes and every sysctl as it found them" {
+	bridge_only b
+	# Also what the result does not list: an IPv6 default route and a second address.
+	in_ns b ip -6 route add default via "$LAB_V6_GW" dev eth0
+	in_ns b ip -6 addr add 2001:db8:1::77/64 dev eth0 nodad
+	BEFORE=$(iface_state b eth0)
+	# disable_ipv6=1 is written (and flushes eth0's IPv6), then the kernel refuses arp_ignore=abc.
+	for sysctls in '["net.ipv6.conf.IFNAME.disable_ipv6=1", "net.ipv4.conf.IFNAME.arp_ignore=abc"]' \
+		'["net.ipv4.conf.IFNAME.arp_announce=2", "net.ipv6.conf.IFNAME.disable_ipv6=1", "net.ipv6.conf.IFNAME.hop_limit=0"]'; do
+		run --separate-stderr ndpa_direct ADD "$(ndpa_on_prev "{\"sysctls\": $sysctls}" "$BRIDGE_RESULT")"
+		assert_failure
+		[ "$(cni_error_code)" = 7 ] || fail "$sysctls: $output"
+		assert_unchanged b
+	done
+	# And the pod still works over IPv6.
+	run ping_once peer "$V6"
+	assert_success
+}
+
+@test "duplicate addresses and off-link gateways in the result: one frame each, none to the off-link" {
+	bridge_only b
+	mac=$(link_mac b eth0)
+	# 500 copies of the IPv4 entry, 200 more of it with gateways in another subnet, 50 IPv6 copies.
+	prev=$(jq -c '.ips as $ips | .ips += ([range(500)] | map($ips[0]))
+		+ ([range(200)] | map($ips[0] + {gateway: "203.0.113.\(. % 250 + 1)"}))
+		+ ([range(50)] | map($ips[1]))' <<<"$BRIDGE_RESULT")
+	capture_start host "$LAB_BRIDGE" "$LAB_DIR/c.pcap" arp or icmp6
+	run --separate-stderr ndpa_direct ADD "$(ndpa_on_prev '{"advertiseCount": 1}' "$prev")"
+	assert_success
+	run --separate-stderr ndpa_direct DEL "$(ndpa_on_prev '{}' '{}')"
+	assert_success
+	capture_stop "$LAB_DIR/c.pcap"
+	text=$(capture_read host "$LAB_DIR/c.pcap" -v | grep "^[^ ]* $mac > " || true)
+	[ "$(grep -c "who-has $V4 tell $V4" <<<"$text")" = 1 ] || fail "ARP announcements: $text"
+	[ "$(grep -c "who-has $LAB_V4_GW tell $V4" <<<"$text")" = 1 ] || fail "gateway requests: $text"
+	[ "$(grep -c "who-has 203.0.113" <<<"$text")" = 0 ] || fail "requests to off-link gateways: $text"
+	[ "$(grep -c "neighbor advertisement, length 32, tgt is $V6" <<<"$text")" = 1 ] || fail "NAs: $text"
+	[ "$(grep -c "who has $LAB_V6_GW" <<<"$text")" = 1 ] || fail "gateway NS: $text"
 }
