@@ -19,9 +19,10 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.Version=$(VERSION)" -o $(BIN) ./plugins/ndp-announce
 
-# Tests that need no root; as root the privileged tests in the same packages run for real too.
+# Tests that need no root; as root the privileged tests in the same packages run for real too (the
+# plugin's command tests with the reference plugins from deps-go).
 unit:
-	$(GO) test -count=1 ./...
+	NDPA_BIN_DIR="$(TOOLS)" $(GO) test -count=1 ./...
 
 # bats in network namespaces with the real reference plugins. Root only.
 integration: deps build

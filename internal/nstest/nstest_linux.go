@@ -60,6 +60,16 @@ func Handle(t testing.TB, n ns.NetNS) *netlink.Handle {
 	return h
 }
 
+// Link finds the link called name through h, failing the test if it is not there.
+func Link(t testing.TB, h *netlink.Handle, name string) netlink.Link {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatalf("find link %s: %v", name, err)
+	}
+	return l
+}
+
 // Sysctl reads, or with a value first writes, a /proc/sys key such as
 // net.ipv6.conf.eth0.accept_dad inside n: the files show the netns of the
 // thread that opens them.
