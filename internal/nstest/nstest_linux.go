@@ -193,9 +193,24 @@ func (i Iface) WaitLearned(t testing.TB, l Learn) {
 			return
 		}
 		if time.Now().After(l.Deadline) {
-			t.Fatalf("the peer did not learn %s for %v from requests to it within %v", l.MAC, l.IPs, time.Since(start).Round(time.Millisecond))
+			t.Fatalf("the peer did not learn %s for %v from requests to it within %v: its entries are %s",
+				l.MAC, l.IPs, time.Since(start).Round(time.Millisecond), i.entries(l.IPs))
 		}
 	}
+}
+
+// entries says what the interface's netns holds for each of ips, for a failure message.
+func (i Iface) entries(ips []netip.Addr) string {
+	out := make([]string, len(ips))
+	for k, ip := range ips {
+		n, err := lab.ReadNeigh(i.H, i.Index, ip)
+		if err != nil {
+			out[k] = ip.String() + ": " + err.Error()
+			continue
+		}
+		out[k] = ip.String() + " " + n.String()
+	}
+	return strings.Join(out, ", ")
 }
 
 func (i Iface) learned(t testing.TB, mac net.HardwareAddr, ips []netip.Addr) bool {
