@@ -94,8 +94,10 @@ type Announcer struct {
 
 	Targets Targets
 
-	// NoMcastRoute says the caller found no ff02::1 route: an NA failing
-	// with ErrNoMcastRoute is then expected and reported as skipped.
+	// NoMcastRoute says the caller found no ff02::1 route: an NA or a
+	// gateway NS (both go to a multicast group) failing with ErrNoMcastRoute
+	// is then expected and reported as skipped. A macvlan whose parent is
+	// down has no such route, for one.
 	NoMcastRoute bool
 
 	// NetNSPath, if set, makes Run stop once the path no longer refers to
@@ -126,6 +128,7 @@ type RoundReport struct {
 	GatewayARP []netip.Addr // gateways sent an ARP request
 	GatewayNS  []netip.Addr // gateways sent a Neighbor Solicitation
 	SkippedNA  []netip.Addr // NAs not sent: no multicast route, as expected
+	SkippedNS  []netip.Addr // gateways not sent an NS, for the same reason
 	Failed     int          // sends that failed (see the returned error)
 	Cut        int          // frames not sent: over Announcer.MaxFrames
 }
@@ -141,7 +144,7 @@ func (r RoundReport) LogValue() slog.Value {
 	for _, f := range []struct {
 		key   string
 		addrs []netip.Addr
-	}{{"arp", r.ARP}, {"na", r.NA}, {"gatewayARP", r.GatewayARP}, {"gatewayNS", r.GatewayNS}, {"skippedNA", r.SkippedNA}} {
+	}{{"arp", r.ARP}, {"na", r.NA}, {"gatewayARP", r.GatewayARP}, {"gatewayNS", r.GatewayNS}, {"skippedNA", r.SkippedNA}, {"skippedNS", r.SkippedNS}} {
 		if len(f.addrs) > 0 {
 			attrs = append(attrs, slog.Any(f.key, f.addrs))
 		}
@@ -179,6 +182,8 @@ func (a *Announcer) Round(ctx context.Context, gateways bool) (RoundReport, erro
 			*sent = append(*sent, addr)
 		case errors.Is(err, ErrNoMcastRoute) && a.NoMcastRoute && sent == &rep.NA:
 			rep.SkippedNA = append(rep.SkippedNA, addr)
+		case errors.Is(err, ErrNoMcastRoute) && a.NoMcastRoute && sent == &rep.GatewayNS:
+			rep.SkippedNS = append(rep.SkippedNS, addr)
 		default:
 			rep.Failed++
 			errs = append(errs, err)

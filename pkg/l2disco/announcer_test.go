@@ -140,6 +140,21 @@ func TestRoundFailures(t *testing.T) {
 		t.Fatalf("round with NoMcastRoute = %+v, %v; want the NA skipped and only the ARP failure", rep, err)
 	}
 
+	// The gateway NS goes to a multicast group too: skipped alike, and only then.
+	f.sent = nil
+	f.failFor = map[netip.Addr]error{netip.MustParseAddr("2001:db8::1"): noRoute}
+	a.Targets.GatewaysV6 = addrs("2001:db8::1")
+	rep, err = a.Round(t.Context(), true)
+	if err != nil || rep.Failed != 0 || !reflect.DeepEqual(rep.SkippedNS, addrs("2001:db8::1", "2001:db8::1")) {
+		t.Fatalf("gateway round with NoMcastRoute = %+v, %v; want both NS skipped, no failure", rep, err)
+	}
+	a.NoMcastRoute = false
+	if rep, err = a.Round(t.Context(), true); !errors.Is(err, ErrNoMcastRoute) || rep.Failed != 2 || rep.SkippedNS != nil {
+		t.Fatalf("gateway round with a multicast route = %+v, %v; want the NS failures reported", rep, err)
+	}
+	a.Targets.GatewaysV6 = nil
+	a.NoMcastRoute = true
+
 	// A gone link ends the round at once.
 	f.sent = nil
 	f.failFor = map[netip.Addr]error{netip.MustParseAddr("198.51.100.10"): fmt.Errorf("%w: sendto: no such device or address", ErrLinkGone)}
