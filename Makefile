@@ -8,8 +8,11 @@ TOOLS          := $(CURDIR)/.tools/bin
 BIN            := bin/ndp-announce
 PLUGINS_VER    := v1.9.1
 CNI_VER        := v1.3.1
-REF_PLUGINS    := main/bridge ipam/host-local main/loopback meta/tuning
-DEB_PACKAGES   := bats bats-assert bats-support jq tcpdump iproute2 iputils-ping procps util-linux strace
+REF_PLUGINS    := main/bridge ipam/host-local main/loopback meta/tuning meta/portmap meta/firewall \
+                  meta/bandwidth main/macvlan main/ipvlan main/host-device
+# flannel left containernetworking/plugins after v0.9.1 (CNI <= 0.4.0); it delegates to bridge.
+FLANNEL_VER    := v0.9.1
+DEB_PACKAGES   := bats bats-assert bats-support jq tcpdump iproute2 iputils-ping procps util-linux strace iptables
 BATS_FLAGS     ?= --timing
 
 .PHONY: all build unit integration test deps deps-apt deps-go demo bench lint clean
@@ -78,6 +81,8 @@ deps-go:
 		[ -x $(TOOLS)/$$n ] || { echo "go install $$p@$(PLUGINS_VER)"; \
 		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/plugins/plugins/$$p@$(PLUGINS_VER) || exit 1; }; \
 	done
+	@[ -x $(TOOLS)/flannel ] || { echo "go install meta/flannel@$(FLANNEL_VER)"; \
+		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/plugins/plugins/meta/flannel@$(FLANNEL_VER); }
 	@[ -x $(TOOLS)/cnitool ] || { echo "go install cnitool@$(CNI_VER)"; \
 		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/cni/cnitool@$(CNI_VER); }
 	@$(GO) build -o $(TOOLS)/cnidriver ./test/cnidriver

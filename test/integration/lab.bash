@@ -515,3 +515,43 @@ lab_assert_clean() {
 	printf '  %s\n' "${left[@]}" >&2
 	return 1
 }
+
+# ---------------------------------------------------------------------------------------------
+# IP reuse, the scenario every network checks: peers talk to container A, A goes (DEL, netns
+# removed), B comes up with A's addresses. Without announcements the peers keep A's MAC.
+
+# lab_reuse_first PEERS NAME RUNTIME_CONFIG ADDR...: ADD container NAME (RUNTIME_CONFIG may be
+# ""), each of PEERS ("peer host", say) pings each ADDR and must then hold NAME's MAC for it;
+# then DEL NAME and remove its netns. Leaves NAME's MAC in LAB_REUSE_MAC.
+lab_reuse_first() {
+	local peers=$1 name=$2 rc=$3 peer addr
+	shift 3
+	lab_container "$name" || return
+	cni_add "$name" eth0 "$rc" >/dev/null || { echo "lab_reuse_first: ADD $name failed" >&2; return 1; }
+	LAB_REUSE_MAC=$(link_mac "$name" eth0) || return
+	for peer in $peers; do
+		for addr in "$@"; do
+			ping_once "$peer" "$addr" >/dev/null ||
+				{ echo "lab_reuse_first: $peer gets no reply from $name at $addr" >&2; return 1; }
+			[ "$(neigh_mac "$peer" "$addr")" = "$LAB_REUSE_MAC" ] ||
+				{ echo "lab_reuse_first: $peer holds $(neigh_mac "$peer" "$addr") for $addr, not $name's $LAB_REUSE_MAC" >&2; return 1; }
+		done
+	done
+	cni_del "$name" && lab_container_remove "$name"
+}
+
+# lab_first_probes PEERS ADDR...: each of PEERS sends one probe to each ADDR and prints
+# "PEER ADDR answered" or "PEER ADDR lost", with the MAC PEER then holds for ADDR.
+lab_first_probes() {
+	local peers=$1 peer addr
+	shift
+	for peer in $peers; do
+		for addr in "$@"; do
+			if ping_once "$peer" "$addr" >/dev/null; then
+				echo "$peer $addr answered $(neigh_mac "$peer" "$addr")"
+			else
+				echo "$peer $addr lost $(neigh_mac "$peer" "$addr")"
+			fi
+		done
+	done
+}

@@ -12,19 +12,8 @@ teardown() { lab_teardown; }
 
 # peer_learns_a: the peer talks to container a, so it holds REACHABLE entries for a's MAC.
 peer_learns_a() {
-	lab_container a
-	run --separate-stderr cni_add a eth0 "$FIXED"
-	assert_success
-	A_MAC=$(link_mac a eth0)
-	run ping_once peer "$V4"
-	assert_success
-	run ping_once peer "$V6"
-	assert_success
-	[ "$(neigh_mac peer "$V4")" = "$A_MAC" ]
-	[ "$(neigh_mac peer "$V6")" = "$A_MAC" ]
-	run cni_del a
-	assert_success
-	lab_container_remove a
+	lab_reuse_first peer a "$FIXED" "$V4" "$V6"
+	A_MAC=$LAB_REUSE_MAC
 }
 
 # count_frames FILE: "ARP NA" counts of announcements for $V4/$V6 in a capture taken in the host netns.
