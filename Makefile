@@ -30,7 +30,8 @@ unit:
 # bats in network namespaces with the real reference plugins. Root only.
 integration: deps build
 	@[ "$$(id -u)" = 0 ] || { echo "integration tests need root (network namespaces)"; exit 1; }
-	NDPA_BIN_DIR="$(TOOLS):$(CURDIR)/bin" CNIDRIVER="$(TOOLS)/cnidriver" LABTOOL="$(TOOLS)/labtool" bats $(BATS_FLAGS) test/integration
+	NDPA_BIN_DIR="$(TOOLS):$(CURDIR)/bin" CNIDRIVER="$(TOOLS)/cnidriver" LABTOOL="$(TOOLS)/labtool" MULTUSCONF="$(TOOLS)/multusconf" \
+		bats $(BATS_FLAGS) test/integration
 
 test: deps lint unit integration
 
@@ -87,6 +88,7 @@ deps-go:
 		GOBIN=$(TOOLS) $(GO) install github.com/containernetworking/cni/cnitool@$(CNI_VER); }
 	@$(GO) build -o $(TOOLS)/cnidriver ./test/cnidriver
 	@$(GO) build -o $(TOOLS)/labtool ./test/labtool
+	@$(GO) build -o $(TOOLS)/multusconf ./test/multusconf
 
 # A recycled IP with bridge alone, then with ndp-announce, in throwaway network namespaces. Root.
 demo: deps build

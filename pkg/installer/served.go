@@ -71,15 +71,16 @@ func acceptFlannelDelegate(raw json.RawMessage) error {
 	if d.Type == "" {
 		return nil
 	}
-	if !served(d.Type) {
+	if d.Type == "flannel" || !Serves(d.Type) {
 		return fmt.Errorf("its delegate is %s, which is not served", d.Type)
 	}
 	return accept(d.Type, raw)
 }
 
-func served(typ string) bool {
+// Serves says whether typ is one of Served.
+func Serves(typ string) bool {
 	for _, t := range Served {
-		if t == typ && t != "flannel" {
+		if t == typ {
 			return true
 		}
 	}

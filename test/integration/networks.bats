@@ -13,6 +13,11 @@ setup_file() {
 	for p in ndp-announce flannel macvlan ipvlan host-device portmap firewall tuning bandwidth; do
 		lab_plugin_path "$p" >/dev/null || { echo "no $p in $LAB_BIN_DIR: run make deps build" >&2; return 1; }
 	done
+	if [ -z "${MULTUSCONF:-}" ]; then
+		MULTUSCONF=$BATS_FILE_TMPDIR/multusconf
+		(cd "$LAB_REPO" && go build -o "$MULTUSCONF" ./test/multusconf) || return
+	fi
+	export MULTUSCONF
 }
 
 setup() {
@@ -342,4 +347,56 @@ runtime_conflist() {
 @test "podman's default network control: without ndp-announce the host and the peer stay black-holed" {
 	runtime_conflist podman
 	recycle lost "peer host" "$FIXED" "$V4" "$V6"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Multus: the NetworkAttachmentDefinitions of deploy/multus, as Multus runs them for their
+# example pods (multusconf: spec.config with the pod's cni-args in every plugin's args.cni, the
+# interface the pod asks for), through libcni in the lab, with Multus's CNI_ARGS. Only what
+# names the node changes: the bridge or parent, and the state, IPAM and log paths.
+
+# multus_conflist FILE POD JQ_FILTER: writes the lab's conflist; sets MULTUS_IF.
+multus_conflist() {
+	local out
+	out=$("${MULTUSCONF:?}" "$1" "$2") || return
+	MULTUS_IF=$(sed -n 's/^interface //p' <<<"$out")
+	head -n 1 <<<"$out" | jq --arg ipamdir "$LAB_IPAM_DIR" --arg dir "$LAB_DIR/state" --arg log "$NDPA_LOG" \
+		"(.plugins[0].ipam.dataDir = \$ipamdir) | (.plugins[] |= if .type == \"ndp-announce\" then .dataDir = \$dir | .logFile = \$log else . end) | $3" >"$LAB_CONFLIST"
+	# Multus's CNI_ARGS: the pod's identity.
+	LAB_CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=$(lab_container_id b)"
+}
+
+# result_addr 4|6 RESULT: the pod's address of that family in a CNI result, without the prefix.
+result_addr() { jq -r --arg f "$1" '.ips[] | select((.address | contains(":")) == ($f == "6")) | .address | sub("/.*"; "")' <<<"$2"; }
+
+@test "Multus, deploy/multus/bridge.yaml with db-0's cni-args: the overrides apply, the host reaches the pod" {
+	# Its own bridge, made by the bridge plugin as br-storage would be on a node.
+	multus_conflist "$LAB_REPO/deploy/multus/bridge.yaml" db-0 ".plugins[0].bridge = \"${LAB_LINK_PREFIX}ms\""
+	lab_container b
+	run --separate-stderr cni_add b "$MULTUS_IF"
+	assert_success
+	v4=$(result_addr 4 "$output")
+	# cni-args: disable_ipv6=1 took IPv6 away from net1 and from the result; 2 rounds 500 ms apart.
+	[ -z "$(result_addr 6 "$output")" ] || fail "the result still has IPv6: $output"
+	[ "$(in_ns b sysctl -n net.ipv6.conf.net1.disable_ipv6)" = 1 ]
+	run jq -r --arg id "$(lab_container_id b)" 'select(.msg == "ADD done" and .containerID == $id) | .background' "$NDPA_LOG"
+	assert_output --regexp '^pid [0-9]+: 1 more rounds every 500ms$'
+	run ping_once host "$v4"
+	assert_success
+}
+
+@test "Multus, deploy/multus/macvlan.yaml with web-0's cni-args: the overrides apply, the LAN peer reaches the pod" {
+	lan_up
+	multus_conflist "$LAB_REPO/deploy/multus/macvlan.yaml" web-0 ".plugins[0].master = \"${LAB_LINK_PREFIX}p1\""
+	lab_container b
+	run --separate-stderr cni_add b "$MULTUS_IF"
+	assert_success
+	v4=$(result_addr 4 "$output")
+	v6=$(result_addr 6 "$output")
+	run jq -r --arg id "$(lab_container_id b)" 'select(.msg == "ADD done" and .containerID == $id) | .background' "$NDPA_LOG"
+	assert_output --regexp '^pid [0-9]+: 2 more rounds every 500ms$'
+	run ping_once peer "$v4"
+	assert_success
+	run ping_once peer "$v6"
+	assert_success
 }
