@@ -38,15 +38,23 @@ test: deps lint unit integration
 # End to end with a real runtime: containerd's CRI (Debian containerd + runc) confined to a netns of
 # its own, crictl, and the Kubernetes DaemonSet's install command (test/e2e/README.md). Root only.
 CRI_TOOLS_VER    := v1.34.0
-E2E_DEB_PACKAGES := containerd runc busybox-static
+E2E_DEB_PACKAGES := containerd runc busybox-static podman
 .PHONY: e2e e2e-deps
 e2e: deps build e2e-deps
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root (network namespaces, containerd)"; exit 1; }
 	NDPA_BIN="$(CURDIR)/$(BIN)" CRICTL="$(TOOLS)/crictl" CNI_PLUGINS_DIR="$(TOOLS)" \
 		timeout --foreground -k 30 600 bash test/e2e/cri.bash
 	@$(MAKE) --no-print-directory e2e-kubelet
+	@$(MAKE) --no-print-directory e2e-podman
 
-# containerd, runc and busybox-static from Debian when missing; crictl built from the module cache
+# podman as a second runtime: Debian's podman 4.3 with its CNI backend, on a node of its own, and
+# ndp-announce chained into podman's own network file by `ndp-announce install`. Root only.
+.PHONY: e2e-podman
+e2e-podman: deps build e2e-deps
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e-podman needs root (network and mount namespaces, podman)"; exit 1; }
+	NDPA_BIN="$(CURDIR)/$(BIN)" CNI_PLUGINS_DIR="$(TOOLS)" timeout --foreground -k 30 300 bash test/e2e/podman.bash
+
+# containerd, runc, busybox-static and podman from Debian when missing; crictl built from the module cache
 # (cri-tools is not in the checksum database: GONOSUMDB). Outside the repo, so go.mod stays as it is.
 e2e-deps:
 	@missing=$$(for p in $(E2E_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -125,14 +125,14 @@ var shapes = []struct {
     }
   ]
 }`}, {
-	name: "podman's default (CNI backend)", file: "87-podman-bridge.conflist", after: "bridge",
+	name: "podman's network (CNI backend), as podman 4.3 network create writes it", file: "e2e.conflist", after: "bridge",
 	conf: `{
    "cniVersion": "0.4.0",
-   "name": "podman",
+   "name": "e2e",
    "plugins": [
       {
          "type": "bridge",
-         "bridge": "cni-podman0",
+         "bridge": "cni-podman1",
          "isGateway": true,
          "ipMasq": true,
          "hairpinMode": true,
@@ -141,16 +141,28 @@ var shapes = []struct {
             "routes": [
                {
                   "dst": "0.0.0.0/0"
+               },
+               {
+                  "dst": "::/0"
                }
             ],
             "ranges": [
                [
                   {
-                     "subnet": "198.51.100.0/24",
-                     "gateway": "198.51.100.1"
+                     "subnet": "203.0.113.0/24",
+                     "gateway": "203.0.113.1"
+                  }
+               ],
+               [
+                  {
+                     "subnet": "2001:db8:4::/64",
+                     "gateway": "2001:db8:4::1"
                   }
                ]
             ]
+         },
+         "capabilities": {
+            "ips": true
          }
       },
       {

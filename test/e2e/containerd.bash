@@ -231,12 +231,15 @@ write_conflist() {
 		}]}' >"$1"
 }
 
-# import_busybox NAME: a one-layer image of Debian's static busybox (sh, sleep, ping), imported.
-import_busybox() {
-	bash "$E2E_DIR/mkimage.bash" "$DIR/busybox.tar" "$1" '["/bin/sleep", "2147483647"]' \
-		"$(command -v busybox):bin/busybox" @busybox:bin/sh @busybox:bin/sleep @busybox:bin/ping &&
-		import_image "$DIR/busybox.tar"
+# busybox_image ARCHIVE NAME: a one-layer OCI archive of Debian's static busybox (sh, sleep, ping)
+# named NAME, for containerd (import_busybox) and podman (podman.bash).
+busybox_image() {
+	bash "$E2E_DIR/mkimage.bash" "$1" "$2" '["/bin/sleep", "2147483647"]' \
+		"$(command -v busybox):bin/busybox" @busybox:bin/sh @busybox:bin/sleep @busybox:bin/ping
 }
+
+# import_busybox NAME: that image, imported.
+import_busybox() { busybox_image "$DIR/busybox.tar" "$1" && import_image "$DIR/busybox.tar"; }
 
 # import_image ARCHIVE: an OCI archive into containerd's k8s.io namespace (the CRI's).
 import_image() { in_ns ctr -a "$SOCK" -n k8s.io images import "$1" >/dev/null; }

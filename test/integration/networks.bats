@@ -303,9 +303,9 @@ devices_up() {
 # ---------------------------------------------------------------------------------------------
 # nerdctl's and podman's default networks, as they write them, on the lab bridge: bridge (ipMasq,
 # hairpin), portmap, firewall, tuning, with ndp-announce where the installer puts it, right after
-# bridge. Two changes for the lab: a second, IPv6 range (nerdctl --ipv6, podman --ipv6 add the
-# same) and the ips capability so the test can recycle an address. The iptables rules they make
-# land in the lab's host netns.
+# bridge. For the lab: a second, IPv6 range (nerdctl --ipv6 and podman's --subnet add the same)
+# and, for nerdctl, the ips capability podman's file has, so the test can recycle an address. The
+# iptables rules they make land in the lab's host netns. test/e2e/podman.bash runs podman itself.
 
 # runtime_conflist nerdctl|podman [ENTRY...]
 runtime_conflist() {
