@@ -33,8 +33,11 @@ type Job struct {
 }
 
 // Run sends the job's rounds through t until they are done, ctx ends, or a
-// check before a round stops it (MAC changed, link or netns gone): see
-// l2disco.Announcer.Run for what it returns.
+// check before a round stops it (MAC changed, link or netns gone, none of
+// the addresses left on the interface): see l2disco.Announcer.Run for what
+// it returns. Before each round it re-reads the interface's addresses
+// through a netlink socket opened once in the namespace of t's sockets, and
+// announces only those still there.
 func (j Job) Run(ctx context.Context, t l2disco.Transport, log *slog.Logger) error {
 	a := &l2disco.Announcer{
 		Sender:       t,
@@ -43,6 +46,15 @@ func (j Job) Run(ctx context.Context, t l2disco.Transport, log *slog.Logger) err
 		NoMcastRoute: j.NoMcastRoute,
 		NetNSPath:    j.NetNS,
 		Logger:       log,
+	}
+	if j.Rounds > 0 {
+		read, closeFn, err := addrReader(j, t)
+		if err != nil {
+			log.Debug("addresses will not be re-checked before rounds", "err", err)
+		} else {
+			defer closeFn()
+			a.Addrs = read
+		}
 	}
 	return a.Run(ctx, j.Rounds, j.Interval)
 }

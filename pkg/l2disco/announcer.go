@@ -113,6 +113,12 @@ type Announcer struct {
 	// requests; otherwise only the first, caller-sent round has them.
 	RepeatGateways bool
 
+	// Addrs, if set, reads the interface's addresses now. Run calls it
+	// before each round and drops the targets no longer there: an address
+	// removed after ADD (moved to another pod, say) must not be announced
+	// with our MAC. With none left it stops (ErrAddrsGone).
+	Addrs func() ([]netip.Addr, error)
+
 	// MaxFrames bounds the frames of one round (0: MaxRoundFrames). The
 	// address announcements go first; what is over is counted in
 	// RoundReport.Cut, not sent.
@@ -288,6 +294,10 @@ func (a *Announcer) Run(ctx context.Context, rounds int, interval time.Duration)
 			log.Info("stopped announcing", "round", i, "of", rounds, "reason", err)
 			return err
 		}
+		if err := a.recheckAddrs(log); err != nil {
+			log.Info("stopped announcing", "round", i, "of", rounds, "reason", err)
+			return err
+		}
 		rep, err := a.Round(ctx, a.RepeatGateways)
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
@@ -304,6 +314,46 @@ func (a *Announcer) Run(ctx context.Context, rounds int, interval time.Duration)
 			continue
 		}
 		log.Debug("announcement round sent", "round", i, "of", rounds, "report", rep)
+	}
+	return nil
+}
+
+// ErrAddrsGone: none of the announced addresses is on the interface any more.
+var ErrAddrsGone = errors.New("l2disco: no announced address is on the interface any more")
+
+// recheckAddrs drops the targets that Addrs no longer lists. A failed read
+// keeps them: the MAC and namespace checks already stand for the link.
+func (a *Announcer) recheckAddrs(log *slog.Logger) error {
+	if a.Addrs == nil {
+		return nil
+	}
+	have, err := a.Addrs()
+	if err != nil {
+		log.Debug("addresses not re-read", "err", err)
+		return nil
+	}
+	on := make(map[netip.Addr]bool, len(have))
+	for _, h := range have {
+		on[h.Unmap()] = true
+	}
+	var gone []netip.Addr
+	keep := func(list []netip.Addr) []netip.Addr {
+		var out []netip.Addr
+		for _, x := range list {
+			if on[x] {
+				out = append(out, x)
+			} else {
+				gone = append(gone, x)
+			}
+		}
+		return out
+	}
+	a.Targets.IPv4, a.Targets.IPv6 = keep(a.Targets.IPv4), keep(a.Targets.IPv6)
+	if len(gone) > 0 {
+		log.Info("addresses gone from the interface, no longer announced", "gone", gone)
+	}
+	if len(a.Targets.IPv4)+len(a.Targets.IPv6) == 0 {
+		return ErrAddrsGone
 	}
 	return nil
 }

@@ -307,3 +307,37 @@ func TestRoundIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// Before each round Run re-reads the addresses: one removed since is no longer announced, and
+// with none left Run stops.
+func TestRunDropsAddressesGoneFromTheInterface(t *testing.T) {
+	f := &fakeTransport{mac: testMAC}
+	have := addrs("198.51.100.10", "2001:db8::10")
+	var mu sync.Mutex
+	a := &Announcer{Sender: f, MAC: testMAC,
+		Targets: Targets{IPv4: addrs("198.51.100.10"), IPv6: addrs("2001:db8::10")},
+		Addrs: func() ([]netip.Addr, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]netip.Addr(nil), have...), nil
+		},
+	}
+	f.onMAC = func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch n {
+		case 2: // before round 2: the IPv4 address moved away
+			have = addrs("2001:db8::10")
+		case 3: // before round 3: nothing of ours left
+			have = nil
+		}
+	}
+	err := a.Run(context.Background(), 3, MinInterval)
+	if !errors.Is(err, ErrAddrsGone) {
+		t.Fatalf("Run = %v, want ErrAddrsGone", err)
+	}
+	want := []string{"arp 198.51.100.10", "na 2001:db8::10", "na 2001:db8::10"}
+	if got := f.sends(); !reflect.DeepEqual(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+}

@@ -293,3 +293,21 @@ file_fingerprint() {
 	[ "$(grep -c "neighbor advertisement, length 32, tgt is $V6" <<<"$text")" = 1 ] || fail "NAs: $text"
 	[ "$(grep -c "who has $LAB_V6_GW" <<<"$text")" = 1 ] || fail "gateway NS: $text"
 }
+
+@test "rounds after ADD re-read the interface: an address removed since is no longer announced" {
+	with_ndpa '{"advertiseCount": 3, "advertiseIntervalMs": 700, "announceToGateways": false}'
+	lab_container b
+	capture_start host "$LAB_BRIDGE" "$LAB_DIR/c.pcap" arp or icmp6
+	run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	mac=$(link_mac b eth0)
+	in_ns b ip addr del "$V4/24" dev eth0
+	for _ in $(seq 100); do [ -z "$(announcers)" ] && break; sleep 0.05; done
+	[ -z "$(announcers)" ] || fail "announcer still runs 5 s after ADD"
+	capture_stop "$LAB_DIR/c.pcap"
+	text=$(capture_read host "$LAB_DIR/c.pcap" -v | grep "^[^ ]* $mac > " || true)
+	[ "$(grep -c "who-has $V4 tell $V4" <<<"$text")" = 1 ] || fail "ARP announcements of the removed $V4: $text"
+	[ "$(grep -c "neighbor advertisement, length 32, tgt is $V6" <<<"$text")" = 3 ] || fail "NAs of $V6: $text"
+	run jq -r 'select(.msg | test("addresses gone")) | .gone | join(",")' "$NDPA_LOG"
+	assert_output "$V4"
+}
