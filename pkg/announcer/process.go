@@ -52,38 +52,12 @@ type processSpec struct {
 // announcer of the same attachment (a repeated ADD), then starts a detached
 // process that inherits the sender's already-open sockets and a locked state
 // file, and runs the job. The caller does not wait for it and still owns
-// sender.
+// sender. ADD claims the attachment when it starts instead (ClaimAttachment),
+// so that a DEL meanwhile wins.
 func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
-	d, err := openStateDir(o.DataDir, true)
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	name := stateName(job.Key)
-	if err := d.stop(name, time.Second); err != nil {
-		return 0, err
-	}
-	state, err := d.create(name)
-	if err != nil {
-		return 0, err
-	}
-	defer state.Close()
-	pid, err := spawn(processSpec{Job: job, DataDir: o.DataDir, LogFile: o.LogFile, LogLevel: o.LogLevel}, state, sender)
-	if err != nil {
-		_ = d.remove(name, state)
-		return 0, err
-	}
-	// Its next round is a second away: let pods being created now have the CPU first.
-	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, announcerNice)
-	pidns, _ := pidNamespace()
-	if err := writeState(state, Record{
-		Key: job.Key, NetNS: job.NetNS, PID: pid, PIDNS: pidns, Started: time.Now().UTC(),
-	}); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		_ = d.remove(name, state)
-		return 0, err
-	}
-	return pid, nil
+	c := ClaimAttachment(o.DataDir, job.Key, job.NetNS)
+	defer c.Release()
+	return c.Start(job, sender, o)
 }
 
 // spawn starts the detached process with the locked state file and

@@ -111,15 +111,21 @@ func (d *stateDir) stop(name string, wait time.Duration) error {
 	}
 	defer f.Close()
 	if !tryLock(f) {
-		pidfd, err := signalHolder(f)
-		if err != nil {
-			return err
-		}
-		if pidfd >= 0 {
-			defer unix.Close(pidfd)
-		}
+		pidfd := -1
+		defer func() {
+			if pidfd >= 0 {
+				unix.Close(pidfd)
+			}
+		}()
 		deadline := time.Now().Add(wait)
 		for !tryLock(f) {
+			// Until the record names a PID (an ADD is starting the announcer right now), read it
+			// again each time round.
+			if pidfd < 0 {
+				if pidfd, err = signalHolder(f); err != nil {
+					return err
+				}
+			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("announcer of %s still holds its lock after %v", f.Name(), wait)
 			}
@@ -147,8 +153,7 @@ func tryLock(f *os.File) bool {
 func signalHolder(f *os.File) (int, error) {
 	rec, err := readState(f)
 	if err != nil || rec.PID <= 0 {
-		// ADD is still between creating the file and recording the PID; the runtime does not run DEL
-		// concurrently with ADD for one attachment, so this is a dying announcer: let the wait handle it.
+		// An ADD is starting the announcer and has not recorded its PID yet: stop reads it again.
 		return -1, nil
 	}
 	if ours, err := pidNamespace(); err == nil && rec.PIDNS != 0 && rec.PIDNS != ours {

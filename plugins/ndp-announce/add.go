@@ -63,6 +63,10 @@ func (r *addReport) add(kv ...any) { r.attrs = append(r.attrs, kv...) }
 // addAttachment opens the container interface once and runs every step on that one handle.
 func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, att *config.Attachment) (*addReport, error) {
 	rep := &addReport{level: slog.LevelInfo}
+	// Claimed first, where DEL looks: a DEL landing while this ADD runs removes the claim, and
+	// then no background rounds start after it.
+	claim := announcer.ClaimAttachment(plan.Conf.DataDir, attachmentKey(args, plan), args.Netns)
+	defer claim.Release()
 	h, err := iface.Open(iface.Target{NetNS: args.Netns, IfName: args.IfName})
 	if err != nil {
 		return nil, openError(args, att, err)
@@ -86,7 +90,7 @@ func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, a
 		return rep, nil
 	}
 	defer an.Sender.Close()
-	rep.add("background", startBackground(backgroundJob(args, plan, h, an), an, plan))
+	rep.add("background", startBackground(claim, backgroundJob(args, plan, h, an), an, plan))
 	return rep, nil
 }
 
@@ -137,10 +141,14 @@ var waitLogKey = map[string]string{
 	iface.CondDAD:        "dad",
 }
 
+func attachmentKey(args *skel.CmdArgs, plan *config.Plan) announcer.Key {
+	return announcer.Key{Network: plan.Conf.Name, ContainerID: args.ContainerID, IfName: args.IfName}
+}
+
 // backgroundJob is what the rounds after the first need.
 func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *iface.Announced) announcer.Job {
 	return announcer.Job{
-		Key:          announcer.Key{Network: plan.Conf.Name, ContainerID: args.ContainerID, IfName: args.IfName},
+		Key:          attachmentKey(args, plan),
 		NetNS:        args.Netns,
 		IfIndex:      h.Link().Index,
 		MAC:          an.Announcer.MAC,
@@ -154,8 +162,8 @@ func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *i
 // startBackground starts the detached announcer for the rest of the rounds. With none left it
 // still takes the sockets: the last close of a packet socket waits for an RCU grace period (6-23
 // ms measured), which ADD would otherwise pay before returning.
-func startBackground(job announcer.Job, an *iface.Announced, plan *config.Plan) string {
-	pid, err := announcer.Start(job, an.Sender, announcer.ProcessOptions{
+func startBackground(claim *announcer.Claim, job announcer.Job, an *iface.Announced, plan *config.Plan) string {
+	pid, err := claim.Start(job, an.Sender, announcer.ProcessOptions{
 		DataDir: plan.Conf.DataDir, LogFile: plan.Conf.LogFile, LogLevel: plan.LogLevel,
 	})
 	if err != nil {

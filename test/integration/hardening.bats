@@ -311,3 +311,29 @@ file_fingerprint() {
 	run jq -r 'select(.msg | test("addresses gone")) | .gone | join(",")' "$NDPA_LOG"
 	assert_output "$V4"
 }
+
+@test "a DEL that lands while ADD runs wins: ADD starts no background rounds after it" {
+	bridge_only b
+	# eth0 down: ADD waits for the link (up to 2 s) before its first round, long enough to DEL.
+	in_ns b ip link set eth0 down
+	conf=$(ndpa_on_prev '{"advertiseCount": 3, "advertiseIntervalMs": 1000, "linkUpTimeoutMs": 2000}' "$BRIDGE_RESULT")
+	ndpa_direct ADD "$conf" >"$LAB_DIR/add.out" 2>&1 3>&- &
+	add_pid=$!
+	# ADD claims the attachment before it waits; give it the time to get there (what matters is
+	# that it is still running once DEL returns, checked below).
+	for _ in $(seq 25); do [ -n "$(ls -A "$STATE_DIR" 2>/dev/null)" ] && break; sleep 0.02; done
+	start=$(date +%s%N)
+	run --separate-stderr ndpa_direct DEL "$conf"
+	assert_success
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	kill -0 "$add_pid" 2>/dev/null || fail "ADD was over before DEL: the test proves nothing"
+	[ "$elapsed" -lt 1000 ] || fail "DEL waited ${elapsed} ms for ADD"
+	run --separate-stderr ndpa_direct DEL "$conf"
+	assert_success
+
+	wait "$add_pid" || fail "ADD failed: $(cat "$LAB_DIR/add.out")"
+	run jq -r 'select(.msg == "ADD done") | .background' "$NDPA_LOG"
+	assert_output --partial "deleted while ADD ran"
+	[ -z "$(announcers)" ] || fail "an announcer outlives the DEL: $(announcers)"
+	[ -z "$(ls -A "$STATE_DIR")" ] || fail "state outlives the DEL: $(ls -A "$STATE_DIR")"
+}
