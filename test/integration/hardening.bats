@@ -337,3 +337,28 @@ file_fingerprint() {
 	[ -z "$(announcers)" ] || fail "an announcer outlives the DEL: $(announcers)"
 	[ -z "$(ls -A "$STATE_DIR")" ] || fail "state outlives the DEL: $(ls -A "$STATE_DIR")"
 }
+
+@test "one round sends at most 64 frames, and the log says how many the bound cut" {
+	bridge_only b
+	mac=$(link_mac b eth0)
+	# 80 more IPv4 addresses, really on eth0 and listed in the result.
+	for i in $(seq 100 179); do echo "addr add 198.51.100.$i/24 dev eth0"; done | in_ns b ip -batch -
+	prev=$(jq -c '.ips[0].interface as $idx | .ips += ([range(100; 180)] | map({interface: $idx, address: "198.51.100.\(.)/24"}))' <<<"$BRIDGE_RESULT")
+	# A small snapshot length: tcpdump's ring then holds the whole burst (at 256 KiB a frame it
+	# holds 8).
+	capture_start host "$LAB_BRIDGE" "$LAB_DIR/c.pcap" -s 256 arp or icmp6
+	run --separate-stderr ndpa_direct ADD "$(ndpa_on_prev '{"advertiseCount": 1, "announceToGateways": false}' "$prev")"
+	assert_success
+	run --separate-stderr ndpa_direct DEL "$(ndpa_on_prev '{}' '{}')"
+	assert_success
+	# A burst: let tcpdump write all of it (bounded) before it is stopped, and a moment more for
+	# any frame over the bound.
+	count() { capture_read host "$LAB_DIR/c.pcap" | grep "^[^ ]* $mac > " | grep -c "tell\|neighbor advertisement" || true; }
+	for _ in $(seq 100); do [ "$(count)" -ge 64 ] && break; sleep 0.05; done
+	sleep 0.3
+	capture_stop "$LAB_DIR/c.pcap"
+	n=$(count)
+	[ "$n" = 64 ] || fail "round 1 sent $n frames, want the bound, 64"
+	run jq -r 'select(.msg == "ADD done") | [.level, .round1Cut] | join(" ")' "$NDPA_LOG"
+	assert_output "WARN 18 frames over the bound of 64 per round not sent"
+}
