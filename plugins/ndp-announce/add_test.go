@@ -247,3 +247,20 @@ func TestAddInterfaceGone(t *testing.T) {
 		t.Errorf("a failed ADD started announcers %v", pids)
 	}
 }
+
+// A repeated ADD of one attachment (a runtime's retry) replaces its announcer: one runs after it,
+// the first is gone, and one DEL stops what is left.
+func TestAddAgainReplacesTheAnnouncer(t *testing.T) {
+	b := newBed(t)
+	a := b.attach(t, attachOptions{})
+	conf := a.conf(t, longRounds())
+	first := a.addRunning(t, conf)
+	second := a.addRunning(t, conf) // exactly one runs
+	if second == first || !waitExit(first, 0) {
+		t.Errorf("the first ADD's announcer %d still runs after the second ADD", first)
+	}
+	if files := stateFiles(t, b.dataDir); len(files) != 1 {
+		t.Errorf("state files after two ADDs of one attachment: %v, want one", files)
+	}
+	requireDelStops(t, a.args(conf), second, b.dataDir)
+}
