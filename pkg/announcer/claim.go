@@ -81,7 +81,7 @@ func (c *Claim) Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, e
 	if !tryLock(c.f) || !c.d.same(c.name, c.f) {
 		return 0, ErrDeleted
 	}
-	pid, err := spawn(processSpec{Job: job, DataDir: o.DataDir, LogFile: o.LogFile, LogLevel: o.LogLevel}, c.f, sender)
+	pid, err := spawn(processSpec{Job: job, DataDir: o.DataDir, LogFile: o.LogFile, LogLevel: o.LogLevel}, c.f, sender, o.Listener)
 	if err != nil {
 		_ = c.d.remove(c.name, c.f)
 		return 0, err

@@ -30,6 +30,9 @@ type Job struct {
 	// Rounds still to send, Interval apart, the first Interval after ADD's.
 	Rounds   int           `json:"rounds"`
 	Interval time.Duration `json:"interval"`
+	// Listen, if set, is the black-hole listener to run (Watch) with the
+	// sockets of an l2disco.Listener opened at ADD.
+	Listen *Listen `json:"listen,omitempty"`
 }
 
 // Run sends the job's rounds through t until they are done, ctx ends, or a

@@ -23,11 +23,13 @@ import (
 // mistaken for a CNI command.
 const Subcommand = "__announce"
 
-// The child's inherited descriptors, in ProcAttr.Files order (fd 3, 4, 5).
+// The child's inherited descriptors, in ProcAttr.Files order (fd 3 to 7).
 const (
 	fdState = 3 + iota
 	fdARP
 	fdICMP6
+	fdListen4
+	fdListen6
 )
 
 // ProcessOptions say where a detached announcer keeps its state and logs.
@@ -35,6 +37,10 @@ type ProcessOptions struct {
 	DataDir  string
 	LogFile  string
 	LogLevel slog.Level
+	// Listener, if set, is handed to the process too, which runs the job's
+	// Listen for as long as its rounds last: a detached process per pod is
+	// not kept for a whole listening window.
+	Listener *l2disco.Listener
 }
 
 // processSpec is everything the detached announcer needs; it travels as one
@@ -46,6 +52,10 @@ type processSpec struct {
 	LogLevel slog.Level `json:"logLevel"`
 	HasARP   bool       `json:"hasARP"`
 	HasICMP6 bool       `json:"hasICMP6"`
+	// HasListen4 and HasListen6: the listener's sockets are fdListen4 and
+	// fdListen6.
+	HasListen4 bool `json:"hasListen4,omitempty"`
+	HasListen6 bool `json:"hasListen6,omitempty"`
 }
 
 // Start is the fallback when no node service takes the job: it replaces any
@@ -61,14 +71,25 @@ func Start(job Job, sender *l2disco.Sender, o ProcessOptions) (int, error) {
 }
 
 // spawn starts the detached process with the locked state file and
-// duplicates of the sender's sockets as its fds 3-5.
-func spawn(spec processSpec, state *os.File, sender *l2disco.Sender) (int, error) {
+// duplicates of the sender's sockets as its fds 3-5, and of the listener's,
+// if any, as fds 6-7.
+func spawn(spec processSpec, state *os.File, sender *l2disco.Sender, listener *l2disco.Listener) (int, error) {
 	arpFile, icmpFile, err := sender.Files()
 	if err != nil {
 		return 0, err
 	}
 	defer closeFiles(arpFile, icmpFile)
 	spec.HasARP, spec.HasICMP6 = arpFile != nil, icmpFile != nil
+	var listen4, listen6 *os.File
+	if listener != nil && spec.Job.Listen != nil {
+		if listen4, listen6, err = listener.Files(); err != nil {
+			return 0, err
+		}
+		defer closeFiles(listen4, listen6)
+	} else {
+		spec.Job.Listen = nil
+	}
+	spec.HasListen4, spec.HasListen6 = listen4 != nil, listen6 != nil
 	arg, err := json.Marshal(spec)
 	if err != nil {
 		return 0, err
@@ -88,7 +109,7 @@ func spawn(spec processSpec, state *os.File, sender *l2disco.Sender) (int, error
 		// a node starts fifty pods at once on two CPUs.
 		Env: []string{"GOMAXPROCS=1", "GOGC=off"},
 		// stdio is /dev/null, so the runtime, which reads our stdout to EOF, is not held up.
-		Files: []uintptr{devNull.Fd(), devNull.Fd(), devNull.Fd(), state.Fd(), fdOf(arpFile), fdOf(icmpFile)},
+		Files: []uintptr{devNull.Fd(), devNull.Fd(), devNull.Fd(), state.Fd(), fdOf(arpFile), fdOf(icmpFile), fdOf(listen4), fdOf(listen6)},
 		// Setsid: the runtime may kill the plugin's process group when ADD returns.
 		Sys: &syscall.SysProcAttr{Setsid: true},
 	})
@@ -177,6 +198,7 @@ func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	start := time.Now()
+	defer listenWhileRounds(ctx, spec, sender, start, log)()
 	err = job.Run(ctx, sender, log)
 	switch {
 	case err == nil:
@@ -187,6 +209,49 @@ func Main(args []string) int {
 		log.Info("announcer stopped early", "reason", err.Error(), "ms", logging.Ms(start))
 	}
 	return 0
+}
+
+// listenWhileRounds starts the job's listener, if it has one, on the
+// inherited sockets, and returns the function that stops it (when the
+// rounds end) and waits for it.
+func listenWhileRounds(ctx context.Context, spec processSpec, sender *l2disco.Sender, start time.Time, log *slog.Logger) func() {
+	if spec.Job.Listen == nil || (!spec.HasListen4 && !spec.HasListen6) {
+		return func() {}
+	}
+	var v4, v6 *os.File
+	if spec.HasListen4 {
+		v4 = os.NewFile(fdListen4, "listen4")
+	}
+	if spec.HasListen6 {
+		v6 = os.NewFile(fdListen6, "listen6")
+	}
+	ln, err := l2disco.NewListenerFromFiles(v4, v6, spec.Job.IfIndex)
+	closeFiles(v4, v6) // the listener keeps its own copies
+	if err != nil {
+		log.Warn("black-hole listener cannot use its sockets", "err", err)
+		return func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer ln.Close()
+		rep, err := spec.Job.Watch(wctx, ln, sender, start, log, nil)
+		reason := "window ended"
+		switch {
+		case ctx.Err() != nil:
+			reason = "stopped" // by signal: DEL, GC, a new ADD
+		case errors.Is(err, context.Canceled):
+			reason = "rounds ended"
+		case err != nil:
+			reason = err.Error()
+		}
+		log.Info("black-hole listener ended", "report", rep, "reason", reason, "ms", logging.Ms(start))
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // inheritedState is the locked state file ADD passed as fdState.

@@ -32,6 +32,7 @@ const (
 	minAdvertiseCount, maxAdvertiseCount           = l2disco.MinCount, l2disco.MaxCount
 	minAdvertiseIntervalMs, maxAdvertiseIntervalMs = int(l2disco.MinInterval / time.Millisecond), int(l2disco.MaxInterval / time.Millisecond)
 	maxTimeoutMs                                   = 30000
+	maxStaleListenMs                               = int(l2disco.MaxStaleWindow / time.Millisecond)
 )
 
 func toMs(d time.Duration) int { return int(d / time.Millisecond) }
@@ -59,6 +60,7 @@ type NetConf struct {
 	BridgePortTimeoutMs int      `json:"bridgePortTimeoutMs"`
 	McastRouteTimeoutMs int      `json:"mcastRouteTimeoutMs"`
 	DADTimeoutMs        int      `json:"dadTimeoutMs"`
+	StaleListenMs       int      `json:"staleListenMs"`
 	AllowedSysctls      []string `json:"allowedSysctls,omitempty"`
 
 	// Args carries per-attachment overrides, the CNI convention that Multus fills from pod annotations.
@@ -85,7 +87,10 @@ type Plan struct {
 	AnnounceToGateways bool
 	DisableUnusedIPv6  bool
 	Waits              iface.WaitTimeouts // 0 = do not wait
-	LogLevel           slog.Level
+	// StaleListen is how long after ADD the black-hole listener listens for
+	// peers still sending to the old MAC; 0 = no listener.
+	StaleListen time.Duration
+	LogLevel    slog.Level
 }
 
 // Error is a bad configuration: CNI code 7, and the message names the field.
@@ -106,6 +111,7 @@ func Decode(stdin []byte) (*NetConf, error) {
 		BridgePortTimeoutMs: toMs(iface.DefaultWaits.BridgePort),
 		McastRouteTimeoutMs: toMs(iface.DefaultWaits.McastRoute),
 		DADTimeoutMs:        toMs(iface.DefaultWaits.DAD),
+		StaleListenMs:       toMs(l2disco.DefaultStaleWindow),
 	}
 	if err := json.Unmarshal(stdin, conf); err != nil {
 		return nil, jsonError(err)
@@ -189,6 +195,7 @@ var (
 	countSpan    = span{minAdvertiseCount, maxAdvertiseCount}
 	intervalSpan = span{minAdvertiseIntervalMs, maxAdvertiseIntervalMs}
 	timeoutSpan  = span{0, maxTimeoutMs}
+	listenSpan   = span{0, maxStaleListenMs}
 )
 
 func checkRange(field string, v int, r span) error {
@@ -216,6 +223,7 @@ func NewPlan(conf *NetConf) (*Plan, error) {
 			McastRoute: ms(conf.McastRouteTimeoutMs),
 			DAD:        ms(conf.DADTimeoutMs),
 		},
+		StaleListen: ms(conf.StaleListenMs),
 	}
 	var err error
 	if p.LogLevel, err = logging.ParseLevel(conf.LogLevel); err != nil {
@@ -249,6 +257,7 @@ func checkRanges(conf *NetConf) error {
 		{"bridgePortTimeoutMs", conf.BridgePortTimeoutMs, timeoutSpan},
 		{"mcastRouteTimeoutMs", conf.McastRouteTimeoutMs, timeoutSpan},
 		{"dadTimeoutMs", conf.DADTimeoutMs, timeoutSpan},
+		{"staleListenMs", conf.StaleListenMs, listenSpan},
 	}
 	for _, c := range checks {
 		if err := checkRange(c.field, c.v, c.r); err != nil {

@@ -30,6 +30,9 @@ func TestPlanDefaults(t *testing.T) {
 	if p.Waits.LinkUp != 5*time.Second || p.Waits.BridgePort != 200*time.Millisecond || p.Waits.McastRoute != 200*time.Millisecond || p.Waits.DAD != 3*time.Second {
 		t.Errorf("default timeouts: %+v", p.Waits)
 	}
+	if p.StaleListen != time.Minute {
+		t.Errorf("default staleListenMs: %v", p.StaleListen)
+	}
 	if p.Conf.DataDir != "/run/cni/ndp-announce" {
 		t.Errorf("default dataDir %q", p.Conf.DataDir)
 	}
@@ -73,6 +76,9 @@ func TestPlanBadInput(t *testing.T) {
 		{"bridge timeout", `{"bridgePortTimeoutMs":40000}`, types.ErrInvalidNetworkConfig, "bridgePortTimeoutMs"},
 		{"mcast timeout mistyped", `{"mcastRouteTimeoutMs":true}`, types.ErrInvalidNetworkConfig, "mcastRouteTimeoutMs"},
 		{"dad timeout", `{"dadTimeoutMs":30001}`, types.ErrInvalidNetworkConfig, "dadTimeoutMs"},
+		{"stale listen negative", `{"staleListenMs":-1}`, types.ErrInvalidNetworkConfig, "staleListenMs"},
+		{"stale listen too long", `{"staleListenMs":600001}`, types.ErrInvalidNetworkConfig, "staleListenMs"},
+		{"stale listen mistyped", `{"staleListenMs":"60s"}`, types.ErrInvalidNetworkConfig, "staleListenMs"},
 		{"bool mistyped", `{"disableUnusedIPv6":"yes"}`, types.ErrInvalidNetworkConfig, "disableUnusedIPv6"},
 		{"sysctl not per-interface", `{"sysctls":["net.ipv4.ip_forward=1"]}`, types.ErrInvalidNetworkConfig, "sysctls[0]"},
 		{"sysctl without =", `{"sysctls":["net.ipv4.conf.IFNAME.arp_notify"]}`, types.ErrInvalidNetworkConfig, "sysctls[0]"},

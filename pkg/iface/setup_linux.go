@@ -146,6 +146,9 @@ type AnnounceOptions struct {
 	// Gateways get a directed ARP request / Neighbour Solicitation in the
 	// first round from each of our addresses of their family.
 	Gateways []netip.Addr
+	// Listen also opens a black-hole listener on the interface for the
+	// addresses announced (Announced.Listener).
+	Listen bool
 }
 
 // Announced is what Announce waited for and sent.
@@ -161,6 +164,11 @@ type Announced struct {
 	// are nil when nothing was sent.
 	Announcer *l2disco.Announcer
 	Sender    *l2disco.Sender
+	// Listener is the black-hole listener AnnounceOptions.Listen asked for,
+	// opened with Sender; the caller owns it. Nil when it could not be
+	// opened (ListenErr says why; the announcements go ahead without it).
+	Listener  *l2disco.Listener
+	ListenErr error
 }
 
 // Announce waits, each wait bounded and none failing it, until a first
@@ -181,6 +189,11 @@ func (c *Handle) Announce(ctx context.Context, addrs []netip.Prefix, o AnnounceO
 		// Only the families in use: an IPv4-only link has IPv6 disabled,
 		// and an ICMPv6 socket would be useless there.
 		sender, err = l2disco.NewSender(l2disco.SenderOptions{IfIndex: link.Index, IfName: c.IfName, IPv4: v4, IPv6: v6})
+		if err == nil && o.Listen {
+			a.Listener, a.ListenErr = l2disco.NewListener(l2disco.ListenerOptions{
+				IfIndex: link.Index, MAC: link.MAC, Addrs: append(a.Targets.IPv4[:len(a.Targets.IPv4):len(a.Targets.IPv4)], a.Targets.IPv6...),
+			})
+		}
 		return err
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -215,23 +216,23 @@ func (w *StaleWatch) read(ctx context.Context, end time.Time) *readers {
 	}
 	w.Listener.setReadDeadline(end)
 	stopCtx := context.AfterFunc(ctx, r.stop)
-	var wg sync.WaitGroup
-	for _, f := range w.Listener.files() {
-		wg.Add(1)
+	files := w.Listener.files()
+	// The last reader to return closes frames: no goroutine waits for them.
+	var left atomic.Int32
+	left.Store(int32(len(files)))
+	for _, f := range files {
 		go func() {
-			defer wg.Done()
 			if err := w.readSocket(f, r.frames, done); err != nil {
 				r.mu.Lock()
 				r.err = errors.Join(r.err, err)
 				r.mu.Unlock()
 			}
+			if left.Add(-1) == 0 {
+				stopCtx()
+				close(r.frames)
+			}
 		}()
 	}
-	go func() {
-		wg.Wait()
-		stopCtx()
-		close(r.frames)
-	}()
 	return r
 }
 

@@ -84,13 +84,17 @@ func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, a
 
 	an := h.Announce(context.Background(), cfg.Addrs, iface.AnnounceOptions{
 		Waits: plan.Waits, Rounds: plan.AdvertiseCount, Gateways: att.Gateways(plan.AnnounceToGateways),
+		Listen: plan.StaleListen > 0,
 	})
 	rep.announced(an)
 	if an.Sender == nil {
 		return rep, nil
 	}
 	defer an.Sender.Close()
-	rep.add("background", startBackground(claim, backgroundJob(args, plan, h, an), an, plan))
+	if an.Listener != nil {
+		defer an.Listener.Close()
+	}
+	rep.add("background", startBackground(claim, backgroundJob(args, plan, h, an, cfg.Addrs), an, plan))
 	return rep, nil
 }
 
@@ -126,6 +130,10 @@ func (r *addReport) announced(an *iface.Announced) {
 		r.add("round1Cut", fmt.Sprintf("%d frames over the bound of %d per round not sent", an.Round1.Cut, l2disco.MaxRoundFrames))
 		r.level = slog.LevelWarn
 	}
+	if an.ListenErr != nil {
+		r.add("listenErr", an.ListenErr.Error())
+		r.level = slog.LevelWarn
+	}
 	if an.Round1Err != nil {
 		// Not an ADD failure: the pod works, only a recycled IP may stay unreachable for a while.
 		r.add("round1Err", an.Round1Err.Error())
@@ -145,8 +153,13 @@ func attachmentKey(args *skel.CmdArgs, plan *config.Plan) announcer.Key {
 	return announcer.Key{Network: plan.Conf.Name, ContainerID: args.ContainerID, IfName: args.IfName}
 }
 
-// backgroundJob is what the rounds after the first need.
-func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *iface.Announced) announcer.Job {
+// backgroundJob is what the rounds after the first and the black-hole listener need; addrs are the
+// interface's addresses in effect.
+func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *iface.Announced, addrs []netip.Prefix) announcer.Job {
+	var listen *announcer.Listen
+	if an.Listener != nil {
+		listen = &announcer.Listen{Window: plan.StaleListen, Prefixes: addrs}
+	}
 	return announcer.Job{
 		Key:          attachmentKey(args, plan),
 		NetNS:        args.Netns,
@@ -156,6 +169,7 @@ func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *i
 		NoMcastRoute: an.Announcer.NoMcastRoute,
 		Rounds:       plan.AdvertiseCount - 1,
 		Interval:     plan.AdvertiseInterval,
+		Listen:       listen,
 	}
 }
 
@@ -165,6 +179,7 @@ func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *i
 func startBackground(claim *announcer.Claim, job announcer.Job, an *iface.Announced, plan *config.Plan) string {
 	pid, err := claim.Start(job, an.Sender, announcer.ProcessOptions{
 		DataDir: plan.Conf.DataDir, LogFile: plan.Conf.LogFile, LogLevel: plan.LogLevel,
+		Listener: an.Listener,
 	})
 	if err != nil {
 		return "not started: " + err.Error()
