@@ -120,18 +120,27 @@ clean:
 	rm -rf bin .tools
 
 # --- kubelet e2e (issue 13) ---------------------------------------------------------------------
-# A real Kubernetes node: a standalone kubelet (no API server) runs static pods through containerd
-# on a node of its own (test/e2e/README.md). Root only. kubelet is
-# built from the Go module proxy (test/e2e/build-kubelet.bash, several minutes) into a cache outside
-# the clone, so a warm machine does not build it again.
+# A real Kubernetes node: a standalone kubelet (no API server) runs the DaemonSets' pod templates as
+# static pods beside containerd, on a node of its own, with the image buildah builds from
+# deploy/kubernetes/Dockerfile (test/e2e/README.md). Root only. kubelet is built from the Go module
+# proxy (test/e2e/build-kubelet.bash, several minutes) into a cache outside the clone, so a warm
+# machine does not build it again.
 KUBELET_VER        := v1.34.4
 KUBELET_CACHE      ?= /var/cache/ndp-announce/kubelet-$(KUBELET_VER)
 KUBELET            := $(KUBELET_CACHE)/kubelet
+KUBELET_DEB_PACKAGES := buildah
 .PHONY: e2e-kubelet e2e-kubelet-deps
 e2e-kubelet: deps build e2e-deps e2e-kubelet-deps
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e-kubelet needs root (network and mount namespaces, containerd)"; exit 1; }
-	KUBELET="$(KUBELET)" NDPA_BIN="$(CURDIR)/$(BIN)" CRICTL="$(TOOLS)/crictl" CNI_PLUGINS_DIR="$(TOOLS)" \
-		timeout --foreground -k 30 600 bash test/e2e/kubelet.bash
+	KUBELET="$(KUBELET)" STATICPOD="$(TOOLS)/staticpod" NDPA_BIN="$(CURDIR)/$(BIN)" CRICTL="$(TOOLS)/crictl" \
+		CNI_PLUGINS_DIR="$(TOOLS)" timeout --foreground -k 30 600 bash test/e2e/kubelet.bash
 
 e2e-kubelet-deps:
+	@missing=$$(for p in $(KUBELET_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		[ "$$(id -u)" = 0 ] || { echo "need root to apt-get install $$missing"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(GO) build -o $(TOOLS)/staticpod ./test/e2e/staticpod
 	@GO="$(GO)" timeout --foreground -k 30 1800 bash test/e2e/build-kubelet.bash $(KUBELET_VER) "$(KUBELET)"

@@ -244,6 +244,18 @@ import_busybox() { busybox_image "$DIR/busybox.tar" "$1" && import_image "$DIR/b
 # import_image ARCHIVE: an OCI archive into containerd's k8s.io namespace (the CRI's).
 import_image() { in_ns ctr -a "$SOCK" -n k8s.io images import "$1" >/dev/null; }
 
+# ---------------------------------------------------------------------------------------------
+# The peer, pod P: its netns P_NETNS, its container PINGER; the plugin's log NDPA_LOG.
+
+# P's view, from inside its netns (the pinger container has no CAP_NET_ADMIN to flush).
+p_neigh() { nsenter --net="$P_NETNS" ip -j neigh show "$1" dev eth0; }
+p_neigh_mac() { p_neigh "$1" | jq -r '.[0].lladdr // empty'; }
+p_neigh_state() { p_neigh "$1" | jq -r '(.[0].state // []) | join(",")'; }
+# probe ADDR: one echo request from pod P's container (busybox ping), answered within 1 s.
+probe() { crictl exec "$PINGER" ping -c 1 -W 1 "$1" >/dev/null 2>&1; }
+# log_count MSG CONTAINER_ID: lines of the plugin's log with that message for that container.
+log_count() { jq -c --arg m "$1" --arg c "$2" 'select(.msg == $m and .containerID == $c)' "$NDPA_LOG" 2>/dev/null | wc -l; }
+
 # cgroups_line: what this machine has, for the log.
 cgroups_line() {
 	local cg

@@ -85,13 +85,6 @@ remove_pod() {
 	crictl stopp "$1" >/dev/null && crictl rmp "$1" >/dev/null
 }
 
-# P's view, from inside its netns (the pinger container has no CAP_NET_ADMIN to flush).
-p_neigh() { nsenter --net="$P_NETNS" ip -j neigh show "$1" dev eth0; }
-p_neigh_mac() { p_neigh "$1" | jq -r '.[0].lladdr // empty'; }
-p_neigh_state() { p_neigh "$1" | jq -r '(.[0].state // []) | join(",")'; }
-
-# probe ADDR: one echo request from pod P's container (busybox ping), answered within 1 s.
-probe() { crictl exec "$PINGER" ping -c 1 -W 1 "$1" >/dev/null 2>&1; }
 
 # run_installer NAME CMD_JSON: run CMD in a privileged host-network pod with the node's CNI dirs
 # mounted where the DaemonSet mounts them; waits for it to exit (or for WAIT_LOG to show in its log
@@ -215,7 +208,6 @@ check "P's first probe to b is answered at once (IPv4 $r4, IPv6 $r6)" eval '[ $r
 check "P's neighbour entries now hold b's MAC ($B_MAC)" \
 	eval '[ "$(p_neigh_mac "$B_IP4")" = "$B_MAC" ] && [ "$(p_neigh_mac "$B_IP6")" = "$B_MAC" ]'
 
-log_count() { jq -c --arg m "$1" --arg c "$2" 'select(.msg == $m and .containerID == $c)' "$NDPA_LOG" 2>/dev/null | wc -l; }
 check "log: one \"ADD done\" line each for a and b" eval '[ "$(log_count "ADD done" "$A_ID")" = 1 ] && [ "$(log_count "ADD done" "$B_ID")" = 1 ]'
 check "the runtime's two DELs for a (StopPodSandbox, RemovePodSandbox) succeeded: $(log_count "DEL done" "$A_ID") \"DEL done\", no failure" \
 	eval '[ "$(log_count "DEL done" "$A_ID")" = 2 ] && ! grep -q "DEL failed" "$NDPA_LOG" && ! grep -q "failed to destroy network" "$DIR/containerd.log"'
