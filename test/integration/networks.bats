@@ -6,9 +6,10 @@
 # control: the same network without ndp-announce, where the peers stay black-holed.
 
 load lab
+load ndpa
 
 setup_file() {
-	lab_init
+	lab_init && ndpa_init || return
 	local p
 	for p in ndp-announce flannel macvlan ipvlan host-device portmap firewall tuning bandwidth; do
 		lab_plugin_path "$p" >/dev/null || { echo "no $p in $LAB_BIN_DIR: run make deps build" >&2; return 1; }
@@ -20,27 +21,16 @@ setup_file() {
 	export MULTUSCONF
 }
 
-setup() {
-	lab_setup
-	NDPA_LOG=$LAB_DIR/ndp-announce.log
-}
+setup() { lab_setup && ndpa_setup; }
 
 teardown() { lab_teardown; }
 
-# Addresses the container gets in each run: A's, then B's.
-V4=198.51.100.50
-V6=2001:db8:1::50
-FIXED='{"ips": ["198.51.100.50/24", "2001:db8:1::50/64"]}'
+# Addresses the container gets in each run, A's then B's: ndpa.bash's V4, V6 and FIXED on the lab
+# bridge's subnets, these on the LAN's.
 # The macvlan/ipvlan LAN: the lab peer's lan0 and the containers, on the parent's segment.
 LAN_V4=203.0.113.50
 LAN_V6=2001:db8:3::50
 LAN_FIXED='{"ips": ["203.0.113.50/24", "2001:db8:3::50/64"]}'
-
-# ndpa: the ndp-announce entry, logging to the test's dir.
-ndpa() {
-	jq -cn --arg dir "$LAB_DIR/state" --arg log "$NDPA_LOG" --argjson extra "${1:-{\}}" \
-		'{type: "ndp-announce", dataDir: $dir, logFile: $log, logLevel: "debug"} + $extra'
-}
 
 # write_conflist VERSION PLUGIN_JSON...: the test's conflist, these plugins in this order.
 write_conflist() {
@@ -121,7 +111,7 @@ flannel_conflist() {
 }
 
 @test "flannel (k3s): the host's and a pod peer's first probes reach the recycled IP, IPv4 and IPv6" {
-	flannel_conflist "$(ndpa)"
+	flannel_conflist "$(ndpa_conf)"
 	recycle answered "peer host" "" "$V4" "$V6"
 }
 
@@ -190,7 +180,7 @@ wait_announcements() {
 slave_reuse() {
 	local type=$1 mode=$2 parent=$3 want=${4:+4 4}
 	local -a ndpa_entry=()
-	if [ -n "${4:-}" ]; then ndpa_entry=("$(ndpa "$4")"); fi
+	if [ -n "${4:-}" ]; then ndpa_entry=("$(ndpa_conf "$4")"); fi
 	slave_conflist "$type" "$mode" 1 "${ndpa_entry[@]}"
 	if [ "$parent" = 2 ]; then
 		REUSE_BEFORE_B=(slave_conflist "$type" "$mode" 2 "${ndpa_entry[@]}")
@@ -232,7 +222,7 @@ slave_reuse() {
 @test "macvlan on a parent that is down: ADD succeeds, the unsendable NA and NS are logged as skipped" {
 	lan_up
 	in_ns host ip link set "${LAB_LINK_PREFIX}p1" down
-	slave_conflist macvlan bridge 1 "$(ndpa '{"advertiseCount": 1, "linkUpTimeoutMs": 300, "mcastRouteTimeoutMs": 200}')"
+	slave_conflist macvlan bridge 1 "$(ndpa_conf '{"advertiseCount": 1, "linkUpTimeoutMs": 300, "mcastRouteTimeoutMs": 200}')"
 	lab_container b
 	run --separate-stderr cni_add b eth0 "$LAN_FIXED"
 	assert_success
@@ -288,8 +278,8 @@ devices_up() {
 
 @test "host-device: the host's and the peer's first probes reach the recycled IP on the new device" {
 	devices_up
-	device_conflist 1 "$(ndpa)"
-	REUSE_BEFORE_B=(device_conflist 2 "$(ndpa)")
+	device_conflist 1 "$(ndpa_conf)"
+	REUSE_BEFORE_B=(device_conflist 2 "$(ndpa_conf)")
 	recycle answered "peer host" "$FIXED" "$V4" "$V6"
 }
 
@@ -327,7 +317,7 @@ runtime_conflist() {
 }
 
 @test "nerdctl's default network: the host's and the peer's first probes reach the recycled IP" {
-	runtime_conflist nerdctl "$(ndpa)"
+	runtime_conflist nerdctl "$(ndpa_conf)"
 	recycle answered "peer host" "$FIXED" "$V4" "$V6"
 	# firewall and portmap ran: their chains are in the host netns.
 	run in_ns host iptables -S
@@ -340,7 +330,7 @@ runtime_conflist() {
 }
 
 @test "podman's default network (CNI backend): the host's and the peer's first probes reach the recycled IP" {
-	runtime_conflist podman "$(ndpa)"
+	runtime_conflist podman "$(ndpa_conf)"
 	recycle answered "peer host" "$FIXED" "$V4" "$V6"
 }
 
@@ -360,7 +350,7 @@ multus_conflist() {
 	local out
 	out=$("${MULTUSCONF:?}" "$1" "$2") || return
 	MULTUS_IF=$(sed -n 's/^interface //p' <<<"$out")
-	head -n 1 <<<"$out" | jq --arg ipamdir "$LAB_IPAM_DIR" --arg dir "$LAB_DIR/state" --arg log "$NDPA_LOG" \
+	head -n 1 <<<"$out" | jq --arg ipamdir "$LAB_IPAM_DIR" --arg dir "$STATE_DIR" --arg log "$NDPA_LOG" \
 		"(.plugins[0].ipam.dataDir = \$ipamdir) | (.plugins[] |= if .type == \"ndp-announce\" then .dataDir = \$dir | .logFile = \$log else . end) | $3" >"$LAB_CONFLIST"
 	# Multus's CNI_ARGS: the pod's identity.
 	LAB_CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=$(lab_container_id b)"
