@@ -37,24 +37,30 @@ func ClaimAttachment(dataDir string, k Key, netNS string) *Claim {
 		return &Claim{err: err}
 	}
 	c := &Claim{d: d, name: stateName(k)}
-	if c.err = d.stop(c.name, time.Second); c.err == nil {
-		c.f, c.err = d.create(c.name)
-	}
-	if c.err == nil {
-		// No PID: DEL removes the file without signalling anybody.
-		if c.err = writeState(c.f, Record{Key: k, NetNS: netNS, Started: time.Now().UTC()}); c.err != nil {
-			_ = d.remove(c.name, c.f)
-			c.f.Close()
-			c.f = nil
-		} else {
-			_ = unix.Flock(int(c.f.Fd()), unix.LOCK_UN)
-		}
-	}
-	if c.err != nil {
+	// No PID: DEL removes the file without signalling anybody.
+	if c.f, c.err = claimFile(d, c.name, Record{Key: k, NetNS: netNS, Started: time.Now().UTC()}); c.err != nil {
 		d.Close()
 		c.d = nil
 	}
 	return c
+}
+
+// claimFile stops the announcer that owns name, then creates the file anew with rec, unlocked.
+func claimFile(d *stateDir, name string, rec Record) (*os.File, error) {
+	if err := d.stop(name, time.Second); err != nil {
+		return nil, err
+	}
+	f, err := d.create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeState(f, rec); err != nil {
+		_ = d.remove(name, f)
+		f.Close()
+		return nil, err
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return f, nil
 }
 
 // Cancelled says whether a DEL or GC removed the claim (or is removing it).
