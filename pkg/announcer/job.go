@@ -2,8 +2,11 @@
 // sends itself. A Job says what to send; where it runs is the caller's
 // choice: a goroutine of the node service, or, when no service takes it, a
 // detached process (Start) that inherits ADD's sockets. Either way DEL and GC
-// stop it (Stop, GC), and it stops by itself once the MAC changes or the
-// link or network namespace is gone.
+// stop it (Stop, GC), and it stops by itself once the MAC changes, the link
+// or network namespace is gone, or none of its addresses is left on the
+// interface. ADD claims the attachment when it starts (ClaimAttachment), so
+// that a DEL landing while ADD runs wins. State lives in dataDir, opened
+// once and never through a symlink (see stateDir).
 package announcer
 
 import (

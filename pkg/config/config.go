@@ -1,8 +1,11 @@
 // Package config decodes and validates ndp-announce's CNI network
 // configuration before anything is touched: every default and every range
 // lives here, a bad value is a CNI error (code 7) naming the field as the
-// user wrote it, and the previous plugin's result is reduced to the
-// container interface the plugin works on.
+// user wrote it, and the previous plugin's result is checked entry by entry
+// and reduced to the container interface the plugin works on. CNI_IFNAME
+// names that are not one container interface are refused (code 4). Unknown
+// and null keys are reported (IgnoredKeys), or refused in an operator's
+// configuration (DecodeStrict).
 package config
 
 import (
