@@ -36,10 +36,23 @@ type Machine struct {
 	Plugin     string `json:"plugin"`     // ndp-announce's own about line
 	RefPlugins string `json:"refPlugins"` // module version of the reference bridge binary
 	Libcni     string `json:"libcni"`
+	// The 1, 5 and 15 minute load averages when the run started and ended: the CPUs are shared, and
+	// a busy machine stretches every wall time.
+	LoadStart string `json:"loadStart,omitempty"`
+	LoadEnd   string `json:"loadEnd,omitempty"`
+}
+
+// loadAvg is /proc/loadavg's three averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
 }
 
 func describeMachine(plugin, binDirs, driver string) Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadAvg()}
 	m.CPU = firstField("/proc/cpuinfo", "model name")
 	if kb := firstField("/proc/meminfo", "MemTotal"); kb != "" {
 		var n int

@@ -195,6 +195,7 @@ func measure(ctx context.Context, o *options, env labEnv, plugin string) (*Resul
 		progress("%s done in %v", strings.ToUpper(p.name), time.Since(t).Round(time.Second))
 	}
 	res.Finished = time.Now()
+	res.Machine.LoadEnd = loadAvg()
 	return res, nil
 }
 

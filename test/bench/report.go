@@ -38,7 +38,11 @@ func Report(r *Results, svgPath string) string {
 	m := r.Machine
 	w("| | |\n|---|---|\n")
 	w("| CPU | %s × %d |\n| memory | %d MB |\n| OS | %s |\n| kernel | %s |\n", m.CPU, m.CPUs, m.MemoryMB, m.OS, m.Kernel)
-	w("| Go | %s |\n| ndp-announce | `%s` |\n| reference plugins | %s |\n| libcni | %s |\n\n", m.Go, m.Plugin, m.RefPlugins, m.Libcni)
+	w("| Go | %s |\n| ndp-announce | `%s` |\n| reference plugins | %s |\n| libcni | %s |\n", m.Go, m.Plugin, m.RefPlugins, m.Libcni)
+	if m.LoadStart != "" {
+		w("| load average (1, 5, 15 min) | %s at the start, %s at the end (the CPUs are shared with other work) |\n", m.LoadStart, m.LoadEnd)
+	}
+	w("\n")
 
 	w("| | target | result |\n|---|---|---|\n")
 	for _, v := range verdicts(r) {
