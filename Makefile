@@ -104,13 +104,14 @@ demo: deps build
 	@NDPA_BIN_DIR="$(CURDIR)/bin:$(TOOLS)" CNIDRIVER="$(TOOLS)/cnidriver" LABTOOL="$(TOOLS)/labtool" scripts/demo.sh
 
 # P1-P4 in throwaway network namespaces (root); writes BENCHMARKS.md and docs/blackhole-timeline.svg.
-# BENCH_RUNS=N sets the P1 runs (default 5), BENCH_ONLY=p1,p3 a subset. Bounded: 25 minutes at most.
+# BENCH_RUNS=N sets the P1 runs (default 5), BENCH_ONLY=p1,p3 a subset; BENCH_FLAGS more flags of
+# test/bench (e.g. "-json FILE" keeps the raw results for -from-json). Bounded: 25 minutes at most.
 bench: deps build
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root (network namespaces)"; exit 1; }
 	@$(GO) build -o $(TOOLS)/bench ./test/bench
 	@# The no-op chained plugin, P2's and P3's floor, built like bin/ndp-announce.
 	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(TOOLS)/bench-noop ./test/bench/noop
-	timeout --foreground -k 30 1500 $(TOOLS)/bench -bin-dir "$(CURDIR)/bin:$(TOOLS)" -driver $(TOOLS)/cnidriver
+	timeout --foreground -k 30 1500 $(TOOLS)/bench -bin-dir "$(CURDIR)/bin:$(TOOLS)" -driver $(TOOLS)/cnidriver $(BENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
