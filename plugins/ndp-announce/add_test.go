@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -34,11 +33,7 @@ func TestAddEveryVersion(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ADD: %v", err)
 			}
-			for _, ip := range ips {
-				if got := a.peerSees(t, ip, observe); !bytes.Equal(got, a.mac) {
-					t.Errorf("the peer's entry for %s is %s after ADD, want the container's %s", ip, got, a.mac)
-				}
-			}
+			a.requirePeerLearns(t, observe, "ADD", ips...)
 			requireSameResult(t, res, a.prev, ver)
 			if testutils.SpecVersionHasCHECK(ver) {
 				if err := a.check(a.conf(t, map[string]any{"prevResult": res})); err != nil {
@@ -83,11 +78,7 @@ func TestAddBackgroundRoundsStoppedByDel(t *testing.T) {
 	}
 	// The peer's entry goes stale again: round 2, two seconds on, replaces it once more.
 	a.staleNeigh(t)
-	for _, ip := range a.ips() {
-		if got := a.peerSees(t, ip, 2000*time.Millisecond+observe); !bytes.Equal(got, a.mac) {
-			t.Errorf("the peer's entry for %s is %s after round 2 was due, want %s", ip, got, a.mac)
-		}
-	}
+	a.requirePeerLearns(t, 2000*time.Millisecond+observe, "round 2 was due")
 	requireDelStops(t, a.args(conf), pid, b.dataDir)
 }
 
@@ -126,9 +117,7 @@ func TestAddDropsIPv6ThatASysctlRemoved(t *testing.T) {
 	if err := a.check(conf); err == nil {
 		t.Error("CHECK passed with a prevResult that lists the IPv6 address ADD dropped")
 	}
-	if got := a.peerSees(t, a.ipv4, observe); !bytes.Equal(got, a.mac) {
-		t.Errorf("IPv4 %s was not announced: the peer has %s", a.ipv4, got)
-	}
+	a.requirePeerLearns(t, observe, "ADD", a.ipv4)
 }
 
 // An IPv4-only attachment gets IPv6 turned off (disableUnusedIPv6 defaults to true), and keeps it
@@ -157,9 +146,7 @@ func TestAddIPv4OnlyDisablesIPv6(t *testing.T) {
 				t.Errorf("disable_ipv6 is %s after ADD, want %s", v, tc.disable)
 			}
 			requireSameResult(t, res, a.prev, a.version)
-			if got := a.peerSees(t, a.ipv4, observe); !bytes.Equal(got, a.mac) {
-				t.Errorf("the peer's entry for %s is %s after ADD, want %s", a.ipv4, got, a.mac)
-			}
+			a.requirePeerLearns(t, observe, "ADD")
 		})
 	}
 }
@@ -168,7 +155,7 @@ func TestAddIPv4OnlyDisablesIPv6(t *testing.T) {
 func TestAddCountZeroSendsNothing(t *testing.T) {
 	b := newBed(t)
 	a := b.attach(t, attachOptions{})
-	ips := a.staleNeigh(t)
+	a.staleNeigh(t)
 	conf := a.conf(t, map[string]any{"advertiseCount": 0})
 	res, err := a.add(t, conf)
 	if err != nil {
@@ -178,31 +165,10 @@ func TestAddCountZeroSendsNothing(t *testing.T) {
 	if pids := announcerChildren(t); len(pids) > 0 {
 		t.Errorf("advertiseCount 0 started announcers %v", pids)
 	}
-	for _, ip := range ips {
-		// Watched for the whole window: a late frame would change it.
-		if got := peerKeepsOld(t, a, ip); !bytes.Equal(got, bedOldMAC) {
-			t.Errorf("with advertiseCount 0 the peer's entry for %s changed to %s", ip, got)
-		}
-	}
+	a.requirePeerKeepsOld(t, observe/2, "ADD with advertiseCount 0")
 	if err := a.del(conf); err != nil {
 		t.Errorf("DEL: %v", err)
 	}
-}
-
-// peerKeepsOld watches the peer's entry for ip for half the observation window and returns it as
-// soon as it is no longer bedOldMAC.
-func peerKeepsOld(t *testing.T, a *attachment, ip netip.Addr) []byte {
-	t.Helper()
-	deadline := time.Now().Add(observe / 2)
-	var got []byte
-	for time.Now().Before(deadline) {
-		got = a.peerSees(t, ip, 0)
-		if !bytes.Equal(got, bedOldMAC) {
-			return got
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return got
 }
 
 // Runtimes add keys of their own, so an unknown key does not fail ADD; a misspelt one is named in
@@ -218,9 +184,7 @@ func TestAddUnknownKeys(t *testing.T) {
 	}
 	t.Cleanup(func() { a.del(conf) })
 	requireSameResult(t, res, a.prev, a.version)
-	if got := a.peerSees(t, a.ipv4, observe); !bytes.Equal(got, a.mac) {
-		t.Errorf("the peer's entry for %s is %s after ADD, want %s", a.ipv4, got, a.mac)
-	}
+	a.requirePeerLearns(t, observe, "ADD")
 	if log, err := os.ReadFile(b.logFile); err != nil || !strings.Contains(string(log), "advertiseCnt") {
 		t.Errorf("the log does not name the ignored key advertiseCnt (%v):\n%s", err, log)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -398,6 +399,40 @@ func (a *attachment) ips() []netip.Addr {
 func (a *attachment) peerSees(t *testing.T, ip netip.Addr, window time.Duration) net.HardwareAddr {
 	t.Helper()
 	return a.bed.peer.WatchNeigh(t, ip, a.mac, window)
+}
+
+// requirePeerLearns: within window the peer holds the container's MAC for each of ips (all of the
+// attachment's addresses when none are given), watched together.
+func (a *attachment) requirePeerLearns(t *testing.T, window time.Duration, after string, ips ...netip.Addr) {
+	t.Helper()
+	if len(ips) == 0 {
+		ips = a.ips()
+	}
+	deadline := time.Now().Add(window)
+	for _, ip := range ips {
+		if got := a.peerSees(t, ip, time.Until(deadline)); !bytes.Equal(got, a.mac) {
+			t.Errorf("the peer's entry for %s is %s after %s, want the container's %s", ip, got, after, a.mac)
+		}
+	}
+}
+
+// requirePeerKeepsOld: for the whole window the peer's entries for the attachment's addresses stay
+// bedOldMAC; nothing was announced.
+func (a *attachment) requirePeerKeepsOld(t *testing.T, window time.Duration, after string) {
+	t.Helper()
+	deadline := time.Now().Add(window)
+	for {
+		for _, ip := range a.ips() {
+			if got := a.peerSees(t, ip, 0); !bytes.Equal(got, bedOldMAC) {
+				t.Errorf("the peer's entry for %s changed to %s after %s", ip, got, after)
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // sysctl reads, or with a value writes, a key of the container netns; IFNAME stands for eth0.
