@@ -52,7 +52,9 @@ func addrReader(j Job, t l2disco.Transport) (func() ([]netip.Addr, error), func(
 	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: j.IfIndex}}
 	read := func() ([]netip.Addr, error) {
 		list, err := h.AddrList(link, netlink.FAMILY_ALL)
-		if err != nil {
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			// An interrupted dump (the table changed while read, DAD finishing say) still holds
+			// the addresses; the next round reads again anyway.
 			return nil, err
 		}
 		out := make([]netip.Addr, 0, len(list))

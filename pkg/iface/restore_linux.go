@@ -22,13 +22,17 @@ type netState struct {
 // readNetState reads the interface's addresses and the routes through it, in
 // every table (two netlink dumps).
 func (c *Handle) readNetState() (*netState, error) {
-	addrs, err := c.h.AddrList(c.link, netlink.FAMILY_ALL)
+	addrs, err := listAll("addresses of "+c.IfName, func() ([]netlink.Addr, error) {
+		return c.h.AddrList(c.link, netlink.FAMILY_ALL)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list addresses of %s in %s: %w", c.IfName, c.ns, err)
 	}
-	routes, err := c.h.RouteListFiltered(netlink.FAMILY_ALL,
-		&netlink.Route{LinkIndex: c.link.Attrs().Index, Table: unix.RT_TABLE_UNSPEC},
-		netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+	routes, err := listAll("routes of "+c.IfName, func() ([]netlink.Route, error) {
+		return c.h.RouteListFiltered(netlink.FAMILY_ALL,
+			&netlink.Route{LinkIndex: c.link.Attrs().Index, Table: unix.RT_TABLE_UNSPEC},
+			netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list routes of %s in %s: %w", c.IfName, c.ns, err)
 	}

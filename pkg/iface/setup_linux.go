@@ -79,7 +79,10 @@ func (c *Handle) Configure(o ConfigureOptions) (*Configured, error) {
 		entries = append(entries[:len(entries):len(entries)], disableIPv6)
 	}
 	var before *netState
-	if len(entries) > 0 {
+	if flushesIPv6(o.Sysctls) {
+		// Only then can a failure leave something that undoing the sysctls does not give back.
+		// DisableUnusedIPv6's own entry runs only without IPv6 in the result, and then takes
+		// just what the kernel re-creates (link-local, its own routes): no dumps on that path.
 		var err error
 		if before, err = c.readNetState(); err != nil {
 			return nil, err
@@ -128,9 +131,24 @@ func (c *Handle) Unconfigure(cfg *Configured) error {
 	return c.restoreNetState(cfg.before)
 }
 
+// flushesIPv6 says an entry turns IPv6 off, which removes the interface's IPv6 addresses and the
+// routes through them.
+func flushesIPv6(entries []sysctl.Entry) bool {
+	for _, e := range entries {
+		if isDisableIPv6(e) && e.Value != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+func isDisableIPv6(e sysctl.Entry) bool {
+	return e.Family == "ipv6" && e.Table == "conf" && e.Name == "disable_ipv6"
+}
+
 func setsDisableIPv6(entries []sysctl.Entry) bool {
 	for _, e := range entries {
-		if e.Family == "ipv6" && e.Table == "conf" && e.Name == "disable_ipv6" {
+		if isDisableIPv6(e) {
 			return true
 		}
 	}
