@@ -3,7 +3,8 @@
 # conflist, flannel delegating to bridge), after macvlan and ipvlan (a LAN on a veth parent in the
 # lab's host netns, the lab peer on it), after host-device, and in nerdctl's and podman's default
 # networks (bridge + portmap + firewall + tuning). Each scenario recycles an IP and has its
-# control: the same network without ndp-announce, where the peers stay black-holed.
+# control: the same network without ndp-announce, where the peers stay black-holed. ndp-announce
+# goes into each network's conflist by `ndp-announce install`, as on a node.
 
 load lab
 load ndpa
@@ -38,6 +39,25 @@ write_conflist() {
 	shift
 	printf '%s\n' "$@" | jq -s --arg v "$version" --arg name "$LAB_NETWORK" \
 		'{cniVersion: $v, name: $name, plugins: .}' >"$LAB_CONFLIST"
+}
+
+# chained FIELDS CMD...: CMD writes the test's conflist without ndp-announce, then `ndp-announce
+# install` chains ndpa_conf FIELDS into it, right after the interface plugin as on a node: the
+# scenarios run what the installer writes.
+chained() {
+	local fields=$1
+	shift
+	"$@" || return
+	mkdir -p "$LAB_DIR/installbin" || return
+	"$NDPA" install --cni-conf-dir "${LAB_CONFLIST%/*}" --conf-file "${LAB_CONFLIST##*/}" \
+		--cni-bin-dir "$LAB_DIR/installbin" --source "$NDPA" --plugin-config "$(ndpa_conf "$fields")" \
+		2>"$LAB_DIR/install.log" || { cat "$LAB_DIR/install.log" >&2; return 1; }
+}
+
+# assert_chain TYPE...: the test's conflist runs these plugins, in this order.
+assert_chain() {
+	run jq -r '[.plugins[].type] | join(" ")' "$LAB_CONFLIST"
+	assert_output "$*"
 }
 
 # lab_ipam [RANGES_JSON]: host-local in the test's dir on the lab bridge's subnets.
@@ -87,7 +107,7 @@ recycle() {
 # ---------------------------------------------------------------------------------------------
 # flannel, as k3s writes it: flannel delegating to bridge, then portmap and bandwidth.
 
-# flannel_conflist [NDPA_ENTRY]: k3s's conflist with flannel v0.9.1 (CNI <= 0.4.0) reading a
+# flannel_conflist: k3s's conflist with flannel v0.9.1 (CNI <= 0.4.0) reading a
 # subnet.env written by hand, as flanneld would for this node's lease. Flannel hands its delegate
 # to bridge with host-local on the lease; the delegate's args.cni.ips fixes the addresses.
 flannel_conflist() {
@@ -105,13 +125,14 @@ flannel_conflist() {
 		type: "flannel", subnetFile: $env, dataDir: $data, ipam: {dataDir: $ipamdir},
 		delegate: {bridge: $br, hairpinMode: true, forceAddress: true, isDefaultGateway: true,
 			args: {cni: {ips: [$v4, $v6]}}}}')
-	write_conflist 0.4.0 "$flannel" "$@" \
+	write_conflist 0.4.0 "$flannel" \
 		'{"type": "portmap", "capabilities": {"portMappings": true}}' \
 		'{"type": "bandwidth", "capabilities": {"bandwidth": true}}'
 }
 
 @test "flannel (k3s): the host's and a pod peer's first probes reach the recycled IP, IPv4 and IPv6" {
-	flannel_conflist "$(ndpa_conf)"
+	chained '{}' flannel_conflist
+	assert_chain flannel ndp-announce portmap bandwidth
 	recycle answered "peer host" "" "$V4" "$V6"
 }
 
@@ -145,14 +166,13 @@ lan_up() {
 
 LAN_RANGES='[[{"subnet": "203.0.113.0/24", "gateway": "203.0.113.1"}], [{"subnet": "2001:db8:3::/64", "gateway": "2001:db8:3::1"}]]'
 
-# slave_conflist TYPE MODE PARENT [ENTRY...]: TYPE (macvlan or ipvlan) in MODE on PARENT (1 or 2),
-# with the ips capability, then the given entries, then tuning.
+# slave_conflist TYPE MODE PARENT: TYPE (macvlan or ipvlan) in MODE on PARENT (1 or 2), with the ips
+# capability, then tuning.
 slave_conflist() {
 	local slave
 	slave=$(jq -cn --arg t "$1" --arg m "$2" --arg parent "${LAB_LINK_PREFIX}p$3" --argjson ipam "$(lab_ipam "$LAN_RANGES")" \
 		'{type: $t, master: $parent, mode: $m, ipam: $ipam, capabilities: {ips: true}}')
-	shift 3
-	write_conflist 1.0.0 "$slave" "$@" '{"type": "tuning"}'
+	write_conflist 1.0.0 "$slave" '{"type": "tuning"}'
 }
 
 # announcements PCAP MAC: "ARP NA" counts of unsolicited announcements of LAN_V4/LAN_V6 from MAC
@@ -179,11 +199,11 @@ wait_announcements() {
 # the announcements of B's addresses the peer heard ("ARP NA", once nothing more comes).
 slave_reuse() {
 	local type=$1 mode=$2 parent=$3 want=${4:+4 4}
-	local -a ndpa_entry=()
-	if [ -n "${4:-}" ]; then ndpa_entry=("$(ndpa_conf "$4")"); fi
-	slave_conflist "$type" "$mode" 1 "${ndpa_entry[@]}"
+	local -a with=()
+	if [ -n "${4:-}" ]; then with=(chained "$4"); fi
+	"${with[@]}" slave_conflist "$type" "$mode" 1 || return
 	if [ "$parent" = 2 ]; then
-		REUSE_BEFORE_B=(slave_conflist "$type" "$mode" 2 "${ndpa_entry[@]}")
+		REUSE_BEFORE_B=("${with[@]}" slave_conflist "$type" "$mode" 2)
 	fi
 	capture_start peer lan0 "$LAB_DIR/c.pcap" arp or icmp6
 	recycle answered peer "$LAN_FIXED" "$LAN_V4" "$LAN_V6"
@@ -222,7 +242,8 @@ slave_reuse() {
 @test "macvlan on a parent that is down: ADD succeeds, the unsendable NA and NS are logged as skipped" {
 	lan_up
 	in_ns host ip link set "${LAB_LINK_PREFIX}p1" down
-	slave_conflist macvlan bridge 1 "$(ndpa_conf '{"advertiseCount": 1, "linkUpTimeoutMs": 300, "mcastRouteTimeoutMs": 200}')"
+	chained '{"advertiseCount": 1, "linkUpTimeoutMs": 300, "mcastRouteTimeoutMs": 200}' slave_conflist macvlan bridge 1
+	assert_chain macvlan ndp-announce tuning
 	lab_container b
 	run --separate-stderr cni_add b eth0 "$LAN_FIXED"
 	assert_success
@@ -259,13 +280,12 @@ ipvlan_or_skip() {
 # host-device: a device moved into the container whole, here a veth whose other end is a port of
 # the lab bridge (a NIC on the LAN). A and B get different devices, so different MACs.
 
-# device_conflist N [ENTRY...]: host-device moving <L>dN, host-local on the lab bridge's subnets.
+# device_conflist N: host-device moving <L>dN, host-local on the lab bridge's subnets.
 device_conflist() {
 	local n=$1 dev
-	shift
 	dev=$(jq -cn --arg d "${LAB_LINK_PREFIX}d$n" --argjson ipam "$(lab_ipam)" \
 		'{type: "host-device", device: $d, ipam: $ipam, capabilities: {ips: true}}')
-	write_conflist 1.0.0 "$dev" "$@"
+	write_conflist 1.0.0 "$dev"
 }
 
 devices_up() {
@@ -278,8 +298,9 @@ devices_up() {
 
 @test "host-device: the host's and the peer's first probes reach the recycled IP on the new device" {
 	devices_up
-	device_conflist 1 "$(ndpa_conf)"
-	REUSE_BEFORE_B=(device_conflist 2 "$(ndpa_conf)")
+	chained '{}' device_conflist 1
+	assert_chain host-device ndp-announce
+	REUSE_BEFORE_B=(chained '{}' device_conflist 2)
 	recycle answered "peer host" "$FIXED" "$V4" "$V6"
 }
 
@@ -292,32 +313,31 @@ devices_up() {
 
 # ---------------------------------------------------------------------------------------------
 # nerdctl's and podman's default networks, as they write them, on the lab bridge: bridge (ipMasq,
-# hairpin), portmap, firewall, tuning, with ndp-announce where the installer puts it, right after
-# bridge. For the lab: a second, IPv6 range (nerdctl --ipv6 and podman's --subnet add the same)
+# hairpin), portmap, firewall, tuning, with ndp-announce chained by the installer (right after
+# bridge). For the lab: a second, IPv6 range (nerdctl --ipv6 and podman's --subnet add the same)
 # and, for nerdctl, the ips capability podman's file has, so the test can recycle an address. The
 # iptables rules they make land in the lab's host netns. test/e2e/podman.bash runs podman itself.
 
-# runtime_conflist nerdctl|podman [ENTRY...]
+# runtime_conflist nerdctl|podman
 runtime_conflist() {
 	local bridge
 	bridge=$(jq -cn --arg br "$LAB_BRIDGE" --argjson ipam "$(lab_ipam)" '{type: "bridge", bridge: $br,
 		isGateway: true, ipMasq: true, hairpinMode: true, ipam: $ipam, capabilities: {ips: true}}')
 	case $1 in
 	nerdctl)
-		shift
-		write_conflist 1.0.0 "$bridge" "$@" '{"type": "portmap", "capabilities": {"portMappings": true}}' \
+		write_conflist 1.0.0 "$bridge" '{"type": "portmap", "capabilities": {"portMappings": true}}' \
 			'{"type": "firewall", "ingressPolicy": "same-bridge"}' '{"type": "tuning"}'
 		;;
 	podman)
-		shift
-		write_conflist 0.4.0 "$bridge" "$@" '{"type": "portmap", "capabilities": {"portMappings": true}}' \
+		write_conflist 0.4.0 "$bridge" '{"type": "portmap", "capabilities": {"portMappings": true}}' \
 			'{"type": "firewall", "backend": ""}' '{"type": "tuning"}'
 		;;
 	esac
 }
 
 @test "nerdctl's default network: the host's and the peer's first probes reach the recycled IP" {
-	runtime_conflist nerdctl "$(ndpa_conf)"
+	chained '{}' runtime_conflist nerdctl
+	assert_chain bridge ndp-announce portmap firewall tuning
 	recycle answered "peer host" "$FIXED" "$V4" "$V6"
 	# firewall and portmap ran: their chains are in the host netns.
 	run in_ns host iptables -S
@@ -330,7 +350,8 @@ runtime_conflist() {
 }
 
 @test "podman's default network (CNI backend): the host's and the peer's first probes reach the recycled IP" {
-	runtime_conflist podman "$(ndpa_conf)"
+	chained '{}' runtime_conflist podman
+	assert_chain bridge ndp-announce portmap firewall tuning
 	recycle answered "peer host" "$FIXED" "$V4" "$V6"
 }
 
