@@ -3,8 +3,9 @@
 # conflist, flannel delegating to bridge), after macvlan and ipvlan (a LAN on a veth parent in the
 # lab's host netns, the lab peer on it), after host-device, and in nerdctl's and podman's default
 # networks (bridge + portmap + firewall + tuning). Each scenario recycles an IP and has its
-# control: the same network without ndp-announce, where the peers stay black-holed. ndp-announce
-# goes into each network's conflist by `ndp-announce install`, as on a node.
+# control, the same network without ndp-announce: the peers stay black-holed, but after macvlan
+# (and ipvlan), whose own single ARP and NA at link-up the control counts. ndp-announce goes into
+# each network's conflist by `ndp-announce install`, as on a node; Multus's examples last.
 
 load lab
 load ndpa
