@@ -6,6 +6,7 @@ GO             ?= go
 VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TOOLS          := $(CURDIR)/.tools/bin
 BIN            := bin/ndp-announce
+DAEMON_BIN     := bin/ndp-announce-daemon
 PLUGINS_VER    := v1.9.1
 CNI_VER        := v1.3.1
 REF_PLUGINS    := main/bridge ipam/host-local main/loopback meta/tuning meta/portmap meta/firewall \
@@ -21,6 +22,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.Version=$(VERSION)" -o $(BIN) ./plugins/ndp-announce
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(DAEMON_BIN) ./cmd/ndp-announce-daemon
 
 # Tests that need no root; as root the privileged tests in the same packages run for real too (the
 # plugin's command tests with the reference plugins from deps-go).

@@ -28,6 +28,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == announcer.Subcommand {
 		os.Exit(announcer.Main(os.Args[2:]))
 	}
+	if code, ok := daemonSubcommandMain(os.Args); ok {
+		os.Exit(code)
+	}
 	if len(os.Args) > 1 && installer.IsCommand(os.Args[1]) {
 		os.Exit(installer.Main(os.Args[1], os.Args[2:], installer.Env{
 			Version: Version, ValidatePluginConfig: validatePluginConfig}))
