@@ -13,7 +13,7 @@ REF_PLUGINS    := main/bridge ipam/host-local main/loopback meta/tuning meta/por
                   meta/bandwidth main/macvlan main/ipvlan main/host-device
 # flannel left containernetworking/plugins after v0.9.1 (CNI <= 0.4.0); it delegates to bridge.
 FLANNEL_VER    := v0.9.1
-DEB_PACKAGES   := bats bats-assert bats-support jq tcpdump iproute2 iputils-ping procps util-linux strace iptables
+DEB_PACKAGES   := bats bats-assert bats-support jq tcpdump iproute2 iputils-ping procps util-linux strace iptables curl
 BATS_FLAGS     ?= --timing
 
 .PHONY: all build unit integration test deps deps-apt deps-go demo bench lint clean

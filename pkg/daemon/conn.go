@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"time"
 
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/handoff"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 )
@@ -51,9 +53,10 @@ func (d *Daemon) handle(req *handoff.Request, files []*os.File) *handoff.Reply {
 	switch req.Kind {
 	case handoff.KindAnnounce:
 		if err := d.announce(req, files); err != nil {
-			d.log.Warn("hand-off refused", "attachment", req.Announce.Key.String(), "err", err)
+			d.log.Warn("hand-off refused", "attachment", keyString(req.Announce.Key), "err", err)
 			return &handoff.Reply{Error: err.Error()}
 		}
+		d.metrics.accepted.Add(1)
 		d.metrics.report(req.Report)
 	case handoff.KindReport:
 		d.metrics.report(req.Report)
@@ -65,7 +68,7 @@ func (d *Daemon) handle(req *handoff.Request, files []*os.File) *handoff.Reply {
 	case handoff.KindStop:
 		stopped := d.jobs.stop(*req.Stop)
 		if stopped {
-			d.log.Info("rounds stopped by DEL", "attachment", req.Stop.String())
+			d.log.Info("rounds stopped by DEL", "attachment", keyString(*req.Stop))
 		}
 		return &handoff.Reply{OK: true, Stopped: boolInt(stopped)}
 	case handoff.KindGC:
@@ -76,56 +79,69 @@ func (d *Daemon) handle(req *handoff.Request, files []*os.File) *handoff.Reply {
 	return &handoff.Reply{OK: true}
 }
 
-// announce starts the job of one attachment's remaining rounds.
+// announce starts the job of one attachment's remaining rounds and, with a listen window, its
+// black-hole listener: the job lasts until both are over (or DEL, GC, a new ADD stop it).
 func (d *Daemon) announce(req *handoff.Request, files []*os.File) error {
-	a := req.Announce
-	mac, err := a.HardwareAddr()
-	if err != nil {
-		closeFiles(files)
-		return err
-	}
-	sender, err := adopt(req, files)
+	job := *req.Announce
+	sender, ln, err := adopt(req, files)
 	if err != nil {
 		return fmt.Errorf("sockets: %w", err)
 	}
-	log := d.log.With("network", a.Key.Network, "containerID", a.Key.ContainerID, "ifname", a.Key.IfName)
-	path, nsID, why := netnsCheck(sender, a.NetNS)
+	log := d.log.With("network", job.Key.Network, "containerID", job.Key.ContainerID, "ifname", job.Key.IfName)
+	path, why := netnsCheck(sender, job.NetNS)
 	if why != nil {
 		d.netnsOnce.Do(func() {
 			d.log.Warn("netns paths are not visible to the service: rounds stop on DEL, a MAC change, the link gone or after the last round", "example", why.Error())
 		})
 		log.Debug("not watching the netns path", "why", why.Error())
 	}
+	job.NetNS = path
 	r := &rounds{
-		ann: &l2disco.Announcer{
-			Sender: handoff.CountSends(sender, func(k handoff.FrameKind, err error) {
-				d.metrics.sent(k, err, a.NoMcastRoute)
-			}),
-			MAC:          mac,
-			Targets:      a.Targets,
-			NoMcastRoute: a.NoMcastRoute,
-			NetNSPath:    path,
-			NetNS:        nsID,
-		},
-		count:       a.Rounds,
-		interval:    a.Interval(),
+		job: job,
+		t: handoff.CountSends(sender, func(k handoff.FrameKind, err error) {
+			d.metrics.sent(k, err, job.NoMcastRoute)
+		}),
 		beforeRound: d.opts.BeforeRound,
 		log:         log,
 	}
-	err = d.jobs.start(a.Key, func(ctx context.Context) {
-		start := time.Now()
+	// The window counts from ADD's hand-off, as the detached process counts from its start.
+	start := time.Now()
+	err = d.jobs.start(job.Key, func(ctx context.Context) {
+		defer d.closer.close(sender)
+		listening := d.listen(ctx, job, ln, sender, start, log)
 		err := r.run(ctx)
-		log.Info("background rounds ended", "reason", endReason(err), "rounds", a.Rounds,
-			"ms", time.Since(start).Milliseconds())
-		d.closer.close(sender)
+		log.Info("background rounds ended", "reason", endReason(err), "rounds", job.Rounds, "ms", time.Since(start).Milliseconds())
+		<-listening
 	})
 	if err != nil {
 		d.closer.close(sender)
+		if ln != nil {
+			d.closer.close(ln)
+		}
 		return err
 	}
-	log.Debug("background rounds accepted", "rounds", a.Rounds, "intervalMs", a.IntervalMs)
+	log.Debug("background rounds accepted", "rounds", job.Rounds, "interval", job.Interval, "listen", ln != nil)
 	return nil
 }
+
+// listen runs the job's black-hole listener, if it has one, for its window (or until ctx ends),
+// counting each peer corrected; the returned channel closes when it is over.
+func (d *Daemon) listen(ctx context.Context, job announcer.Job, ln *l2disco.Listener, s *l2disco.Sender, start time.Time, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	if ln == nil {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		defer d.closer.close(ln)
+		rep, err := job.Watch(ctx, ln, s, start, log, func(r l2disco.StaleRequest) { d.metrics.stalePeer(r.Peer.PeerIP) })
+		log.Info("black-hole listener ended", "report", rep, "reason", endReason(err), "ms", time.Since(start).Milliseconds())
+	}()
+	return done
+}
+
+func keyString(k announcer.Key) string { return k.Network + "/" + k.ContainerID + "/" + k.IfName }
 
 func boolInt(b bool) int {
 	if b {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 )
 
 // Defaults of Options.
@@ -33,7 +33,7 @@ type Options struct {
 	// MaxConnections bounds the connections served at once; more are closed at once.
 	MaxConnections int
 	// BeforeRound, if set, runs before each background round (see rounds.beforeRound).
-	BeforeRound func(context.Context, *l2disco.Announcer) error
+	BeforeRound func(context.Context, *announcer.Job) error
 	Logger      *slog.Logger
 }
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ndp-announce/ndp-announce/internal/nstest"
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/handoff"
 )
 
@@ -79,7 +80,7 @@ func TestStopMidRounds(t *testing.T) {
 		t.Fatalf("%s = %v after a hand-off, want 1", gauge, got)
 	}
 	start := time.Now()
-	rep, err := c.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &handoff.Key{Network: "lab", ContainerID: "c1", IfName: "a"}}, nil)
+	rep, err := c.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &announcer.Key{Network: "lab", ContainerID: "c1", IfName: "a"}}, nil)
 	if err != nil || rep.Stopped != 1 {
 		t.Fatalf("stop: %+v, %v; want one attachment stopped", rep, err)
 	}
@@ -95,7 +96,7 @@ func TestStopMidRounds(t *testing.T) {
 	case <-time.After(2 * interval):
 	}
 	// DEL is idempotent: a second stop finds nothing and succeeds.
-	rep, err = c.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &handoff.Key{Network: "lab", ContainerID: "c1", IfName: "a"}}, nil)
+	rep, err = c.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &announcer.Key{Network: "lab", ContainerID: "c1", IfName: "a"}}, nil)
 	if err != nil || rep.Stopped != 0 {
 		t.Errorf("second stop: %+v, %v; want ok, nothing stopped", rep, err)
 	}
@@ -308,7 +309,7 @@ func TestConnectionLimit(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let the service accept both
 	fast := &handoff.Client{Path: c.Path, Timeout: time.Second}
 	start := time.Now()
-	_, err := fast.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &handoff.Key{Network: "n", ContainerID: "c", IfName: "e"}}, nil)
+	_, err := fast.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &announcer.Key{Network: "n", ContainerID: "c", IfName: "e"}}, nil)
 	if err == nil {
 		t.Fatal("a third connection was served beyond the limit of 2")
 	}
@@ -316,7 +317,7 @@ func TestConnectionLimit(t *testing.T) {
 		t.Errorf("refused after %v: the client should learn at once, not at its bound", took)
 	}
 	eventually(t, "a slot to free up after the silent clients' deadline", func() bool {
-		_, err := fast.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &handoff.Key{Network: "n", ContainerID: "c", IfName: "e"}}, nil)
+		_, err := fast.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &announcer.Key{Network: "n", ContainerID: "c", IfName: "e"}}, nil)
 		return err == nil
 	})
 }

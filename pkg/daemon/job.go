@@ -8,75 +8,86 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"time"
 
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/handoff"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 )
 
 // rounds is one attachment's remaining rounds, as the service runs them.
 type rounds struct {
-	ann      *l2disco.Announcer
-	count    int
-	interval time.Duration
-	// beforeRound, if set, runs before each round and may change the announcer's targets (issue 10:
+	job announcer.Job
+	t   l2disco.Transport
+	// beforeRound, if set, runs before each round and may change the job's targets (issue 10:
 	// drop the addresses removed since ADD); an error ends the job.
-	beforeRound func(context.Context, *l2disco.Announcer) error
+	beforeRound func(context.Context, *announcer.Job) error
 	log         *slog.Logger
 }
 
 // run sends the rounds, each interval after the previous one, with l2disco's checks before each
-// (netns still there, MAC unchanged, link present), and says why it ended.
+// (netns still there, MAC unchanged, link present), and says why they ended.
 func (r *rounds) run(ctx context.Context) error {
-	r.ann.Logger = r.log
 	if r.beforeRound == nil {
-		return r.ann.Run(ctx, r.count, r.interval)
+		return r.job.Run(ctx, r.t, r.log)
 	}
-	for i := 1; i <= r.count; i++ {
-		if err := r.beforeRound(ctx, r.ann); err != nil {
+	left := r.job.Rounds
+	for ; left > 0; left-- {
+		if err := r.beforeRound(ctx, &r.job); err != nil {
 			return err
 		}
 		// One round per Run: the same checks and timer, with beforeRound in between.
-		if err := r.ann.Run(ctx, 1, r.interval); err != nil {
+		one := r.job
+		one.Rounds = 1
+		if err := one.Run(ctx, r.t, r.log.With("roundsLeft", left)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// adopt turns the files of an announce into a Sender and closes them (the Sender keeps duplicates).
-func adopt(req *handoff.Request, files []*os.File) (*l2disco.Sender, error) {
-	var arp, icmp6 *os.File
+// adopt turns the files of an announce into a Sender and, if it has a listen window and its
+// sockets, a Listener; it closes the files (both keep duplicates).
+func adopt(req *handoff.Request, files []*os.File) (*l2disco.Sender, *l2disco.Listener, error) {
+	byRole := map[handoff.FileRole]*os.File{}
 	for i, role := range req.Files {
-		switch role {
-		case handoff.FileARP:
-			arp = files[i]
-		case handoff.FileICMP6:
-			icmp6 = files[i]
-		}
+		byRole[role] = files[i]
 	}
 	defer closeFiles(files)
-	return l2disco.NewSenderFromFiles(arp, icmp6, req.Announce.IfIndex)
+	ifindex := req.Announce.IfIndex
+	sender, err := l2disco.NewSenderFromFiles(byRole[handoff.FileARP], byRole[handoff.FileICMP6], ifindex)
+	if err != nil {
+		return nil, nil, err
+	}
+	v4, v6 := byRole[handoff.FileListen4], byRole[handoff.FileListen6]
+	if req.Announce.Listen == nil || (v4 == nil && v6 == nil) {
+		return sender, nil, nil
+	}
+	ln, err := l2disco.NewListenerFromFiles(v4, v6, ifindex)
+	if err != nil {
+		sender.Close()
+		return nil, nil, fmt.Errorf("listener: %w", err)
+	}
+	return sender, ln, nil
 }
 
 // netnsCheck decides whether the rounds can watch the attachment's netns path. The service may
 // live in another mount namespace (a container) where the runtime's path does not exist or names
 // something else; then the rounds stop on DEL, a MAC change or the link gone, and at the latest
 // after the last round, so a deleted netns is never kept alive longer than that.
-func netnsCheck(sender *l2disco.Sender, path string) (usePath string, id l2disco.NetNSID, why error) {
+func netnsCheck(sender *l2disco.Sender, path string) (usePath string, why error) {
 	sockNS, err := sender.NetNS()
 	if err != nil {
 		// Cannot ask the socket: trust the path, as the detached process does.
-		return path, l2disco.NetNSID{}, nil
+		return path, nil
 	}
 	pathNS, err := l2disco.NetNSIDOf(path)
 	if err != nil {
-		return "", sockNS, fmt.Errorf("netns %s not visible to the service: %w", path, err)
+		return "", fmt.Errorf("netns %s not visible to the service: %w", path, err)
 	}
 	if pathNS != sockNS {
-		return "", sockNS, fmt.Errorf("netns %s names another namespace here than the sockets'", path)
+		return "", fmt.Errorf("netns %s names another namespace here than the sockets'", path)
 	}
-	return path, sockNS, nil
+	return path, nil
 }
 
 // endReason is the log's word for how a job ended.

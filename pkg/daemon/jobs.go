@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/handoff"
 )
 
@@ -15,7 +16,7 @@ var ErrFull = errors.New("service at its attachment limit")
 
 // A job is one attachment's background rounds.
 type job struct {
-	key    handoff.Key
+	key    announcer.Key
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -29,7 +30,7 @@ func (j *job) stop() {
 // registry holds the running jobs, at most one per attachment.
 type registry struct {
 	mu      sync.Mutex
-	jobs    map[handoff.Key]*job
+	jobs    map[announcer.Key]*job
 	max     int
 	closed  bool
 	wg      sync.WaitGroup
@@ -37,12 +38,12 @@ type registry struct {
 }
 
 func newRegistry(max int, changed func(int)) *registry {
-	return &registry{jobs: make(map[handoff.Key]*job), max: max, changed: changed}
+	return &registry{jobs: make(map[announcer.Key]*job), max: max, changed: changed}
 }
 
 // start runs fn as the job of key, replacing (stopping first) any job of the same key: a repeated
 // ADD of an attachment announces its new state only.
-func (r *registry) start(key handoff.Key, fn func(ctx context.Context)) error {
+func (r *registry) start(key announcer.Key, fn func(ctx context.Context)) error {
 	for {
 		r.mu.Lock()
 		if r.closed {
@@ -87,7 +88,7 @@ func (r *registry) remove(j *job) {
 }
 
 // stop ends the job of key, if any, and says whether there was one.
-func (r *registry) stop(key handoff.Key) bool {
+func (r *registry) stop(key announcer.Key) bool {
 	r.mu.Lock()
 	j := r.jobs[key]
 	if j != nil {
@@ -104,9 +105,9 @@ func (r *registry) stop(key handoff.Key) bool {
 
 // gc ends the jobs of network whose attachment is not in valid, and says how many.
 func (r *registry) gc(g *handoff.GC) int {
-	keep := make(map[handoff.Key]bool, len(g.Valid))
+	keep := make(map[announcer.Key]bool, len(g.Valid))
 	for _, v := range g.Valid {
-		keep[handoff.Key{Network: g.Network, ContainerID: v.ContainerID, IfName: v.IfName}] = true
+		keep[announcer.Key{Network: g.Network, ContainerID: v.ContainerID, IfName: v.IfName}] = true
 	}
 	r.mu.Lock()
 	var doomed []*job
@@ -123,11 +124,11 @@ func (r *registry) gc(g *handoff.GC) int {
 }
 
 // close refuses new jobs, ends the running ones, and returns their keys.
-func (r *registry) close() []handoff.Key {
+func (r *registry) close() []announcer.Key {
 	r.mu.Lock()
 	r.closed = true
 	var all []*job
-	var keys []handoff.Key
+	var keys []announcer.Key
 	for k, j := range r.jobs {
 		all = append(all, j)
 		keys = append(keys, k)

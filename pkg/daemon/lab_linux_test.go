@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ndp-announce/ndp-announce/internal/nstest"
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/handoff"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 )
@@ -127,14 +128,14 @@ func (l *lab) sockets(t *testing.T) []*os.File {
 func (l *lab) announce(container string, rounds int, interval time.Duration) *handoff.Request {
 	return &handoff.Request{
 		Kind: handoff.KindAnnounce,
-		Announce: &handoff.Announce{
-			Key:        handoff.Key{Network: "lab", ContainerID: container, IfName: "a"},
-			NetNS:      l.ns.Path(),
-			IfIndex:    l.aIndex,
-			MAC:        labMAC.String(),
-			Targets:    l2disco.Targets{IPv4: []netip.Addr{labAddr}},
-			Rounds:     rounds,
-			IntervalMs: int(interval / time.Millisecond),
+		Announce: &announcer.Job{
+			Key:      announcer.Key{Network: "lab", ContainerID: container, IfName: "a"},
+			NetNS:    l.ns.Path(),
+			IfIndex:  l.aIndex,
+			MAC:      labMAC,
+			Targets:  l2disco.Targets{IPv4: []netip.Addr{labAddr}},
+			Rounds:   rounds,
+			Interval: interval,
 		},
 		Report: &handoff.Report{
 			AddSeconds: 0.004,

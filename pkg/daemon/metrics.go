@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"net/netip"
 	"os"
 	"sync/atomic"
 
@@ -27,6 +28,7 @@ type metrics struct {
 	attachments prometheus.Gauge
 	addDuration prometheus.Histogram
 	waits       *prometheus.HistogramVec
+	stalePeers  *prometheus.CounterVec
 	accepted    atomic.Uint64
 }
 
@@ -47,7 +49,7 @@ func newMetrics(dataDir string) *metrics {
 		}),
 		addDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ndp_announce_add_duration_seconds",
-			Help:    "Duration of ADDs handed to the service, up to the hand-off.",
+			Help:    "Duration of the ADDs that reported to the service, up to the report.",
 			Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10},
 		}),
 		waits: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -55,7 +57,13 @@ func newMetrics(dataDir string) *metrics {
 			Help:    "How long ADD's waits took, by condition and outcome.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 3, 5, 10, 30},
 		}, []string{"condition", "outcome"}),
+		stalePeers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ndp_announce_stale_peers_total",
+			Help: "Peers the black-hole listener found still sending to an old MAC and sent a directed request, by family.",
+		}, []string{"family"}),
 	}
+	m.stalePeers.WithLabelValues("ipv4")
+	m.stalePeers.WithLabelValues("ipv6")
 	for _, k := range handoff.FrameKinds {
 		m.frames.WithLabelValues(k.String(), roundFirst)
 		m.frames.WithLabelValues(k.String(), roundBackground)
@@ -66,7 +74,7 @@ func newMetrics(dataDir string) *metrics {
 			m.waits.WithLabelValues(string(c), string(o))
 		}
 	}
-	m.reg.MustRegister(m.frames, m.sendErrors, m.attachments, m.addDuration, m.waits,
+	m.reg.MustRegister(m.frames, m.sendErrors, m.attachments, m.addDuration, m.waits, m.stalePeers,
 		&handoffsCollector{m: m, fallbacks: handoff.FallbackPath(dataDir)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -74,7 +82,6 @@ func newMetrics(dataDir string) *metrics {
 
 // report counts what one ADD measured and sent before its hand-off.
 func (m *metrics) report(r *handoff.Report) {
-	m.accepted.Add(1)
 	if r == nil {
 		return
 	}
@@ -98,6 +105,15 @@ func (m *metrics) sent(k handoff.FrameKind, err error, expectNoMcast bool) {
 	if f.Failed.Of(k) > 0 {
 		m.sendErrors.WithLabelValues(k.String()).Inc()
 	}
+}
+
+// stalePeer counts one peer the listener sent a request to.
+func (m *metrics) stalePeer(ip netip.Addr) {
+	family := "ipv6"
+	if ip.Is4() {
+		family = "ipv4"
+	}
+	m.stalePeers.WithLabelValues(family).Inc()
 }
 
 // handoffsCollector is ndp_announce_handoffs_total: hand-offs this service accepted, and the ADDs

@@ -28,6 +28,10 @@ var (
 type Client struct {
 	Path    string
 	Timeout time.Duration // whole exchange; DefaultTimeout when zero
+	// Release, if set, runs once the request is sent, before the reply: there the caller lets go
+	// of files it will not need whatever the reply (a report's sockets), so that the service's
+	// copies are the last and the service, not the caller, waits for their close.
+	Release func()
 }
 
 // Do sends req with files and waits for the reply. The files stay the caller's: once Do returns
@@ -54,6 +58,9 @@ func (c *Client) Do(req *Request, files []*os.File) (*Reply, error) {
 	}
 	if err := WriteRequest(uc, req, files); err != nil {
 		return nil, c.wrap("send", err)
+	}
+	if c.Release != nil {
+		c.Release()
 	}
 	rep, err := ReadReply(uc)
 	if err != nil {

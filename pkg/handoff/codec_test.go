@@ -2,10 +2,13 @@ package handoff
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 )
 
@@ -13,18 +16,18 @@ func validAnnounce() *Request {
 	return &Request{
 		V:    Version,
 		Kind: KindAnnounce,
-		Announce: &Announce{
-			Key:     Key{Network: "net", ContainerID: "c1", IfName: "eth0"},
+		Announce: &announcer.Job{
+			Key:     announcer.Key{Network: "net", ContainerID: "c1", IfName: "eth0"},
 			NetNS:   "/var/run/netns/x",
 			IfIndex: 2,
-			MAC:     "02:00:5e:00:00:0a",
+			MAC:     net.HardwareAddr{0x02, 0x00, 0x5e, 0x00, 0x00, 0x0a},
 			Targets: l2disco.Targets{
 				IPv4:       []netip.Addr{netip.MustParseAddr("198.51.100.10")},
 				IPv6:       []netip.Addr{netip.MustParseAddr("2001:db8::a")},
 				GatewaysV4: []netip.Addr{netip.MustParseAddr("198.51.100.1")},
 			},
-			Rounds:     2,
-			IntervalMs: 1000,
+			Rounds:   2,
+			Interval: time.Second,
 		},
 		Report: &Report{
 			AddSeconds: 0.012,
@@ -40,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 		validAnnounce(),
 		{V: Version, Kind: KindReport, Report: &Report{AddSeconds: 1}},
 		{V: Version, Kind: KindReport, Report: &Report{}, Files: []FileRole{FileARP}},
-		{V: Version, Kind: KindStop, Stop: &Key{Network: "n", ContainerID: "c", IfName: "eth0"}},
+		{V: Version, Kind: KindStop, Stop: &announcer.Key{Network: "n", ContainerID: "c", IfName: "eth0"}},
 		{V: Version, Kind: KindGC, GC: &GC{Network: "n", Valid: []ValidAtt{{ContainerID: "c", IfName: "eth0"}}}},
 		{V: Version, Kind: KindGC, GC: &GC{Network: "n"}},
 	} {
@@ -100,11 +103,11 @@ func TestDecodeRefuses(t *testing.T) {
 		{"no key", edit(func(r *Request) { r.Announce.Key.ContainerID = "" }), "required"},
 		{"long ifname", edit(func(r *Request) { r.Announce.Key.IfName = "sixteen-chars-xx" }), "longer than 15"},
 		{"relative netns", edit(func(r *Request) { r.Announce.NetNS = "netns/x" }), "absolute"},
-		{"bad mac", edit(func(r *Request) { r.Announce.MAC = "02:00" }), "mac"},
+		{"bad mac", edit(func(r *Request) { r.Announce.MAC = r.Announce.MAC[:2] }), "mac"},
 		{"no ifindex", edit(func(r *Request) { r.Announce.IfIndex = 0 }), "ifIndex"},
 		{"too many rounds", edit(func(r *Request) { r.Announce.Rounds = 3 }), "rounds 3"},
 		{"no rounds", edit(func(r *Request) { r.Announce.Rounds = 0 }), "rounds 0"},
-		{"interval", edit(func(r *Request) { r.Announce.IntervalMs = 5 }), "interval"},
+		{"interval", edit(func(r *Request) { r.Announce.Interval = 5 * time.Millisecond }), "interval"},
 		{"v6 in v4 list", edit(func(r *Request) { r.Announce.Targets.IPv4[0] = netip.MustParseAddr("2001:db8::1") }), "targets.ipv4"},
 		{"mapped v4", edit(func(r *Request) { r.Announce.Targets.IPv6[0] = netip.MustParseAddr("::ffff:198.51.100.1") }), "targets.ipv6"},
 		{"no targets", edit(func(r *Request) { r.Announce.Targets = l2disco.Targets{} }), "no address"},
@@ -118,7 +121,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"unknown wait", edit(func(r *Request) { r.Report.Waits[0].Condition = "coffee" }), "unknown condition"},
 		{"unknown outcome", edit(func(r *Request) { r.Report.Waits[0].Outcome = "maybe" }), "unknown outcome"},
 		{"negative count", edit(func(r *Request) { r.Report.FirstRound.Failed.NA = -3 }), "out of range"},
-		{"two parts", edit(func(r *Request) { r.Stop = &Key{Network: "n", ContainerID: "c", IfName: "e"} }), "parts"},
+		{"two parts", edit(func(r *Request) { r.Stop = &announcer.Key{Network: "n", ContainerID: "c", IfName: "e"} }), "parts"},
 		{"stop with files", `{"v":1,"kind":"stop","stop":{"network":"n","containerID":"c","ifName":"e"},"files":["arp"]}`, "with sockets"},
 		{"gc bad valid", `{"v":1,"kind":"gc","gc":{"network":"n","valid":[{"containerID":"","ifName":"e"}]}}`, "valid attachment"},
 		{"report alone without report", `{"v":1,"kind":"report"}`, "must carry a report"},
@@ -144,7 +147,7 @@ func TestVersionErrorIsTyped(t *testing.T) {
 }
 
 func FuzzDecodeRequest(f *testing.F) {
-	for _, r := range []*Request{validAnnounce(), {V: 1, Kind: KindStop, Stop: &Key{"n", "c", "e"}}} {
+	for _, r := range []*Request{validAnnounce(), {V: 1, Kind: KindStop, Stop: &announcer.Key{Network: "n", ContainerID: "c", IfName: "e"}}} {
 		b, _ := EncodeRequest(r)
 		f.Add(b)
 	}

@@ -134,3 +134,27 @@ func (c *countingTransport) NetNS() (l2disco.NetNSID, error) {
 	}
 	return l2disco.NetNSID{}, errors.New("transport cannot tell its network namespace")
 }
+
+// RoundFrames is what a round reported by l2disco sent and failed per kind, for a round over
+// targets (with the gateway requests if gateways). l2disco counts failures in one number; a
+// send neither sent nor skipped failed, and one a stopped round never tried counts as failed too.
+func RoundFrames(rep l2disco.RoundReport, t l2disco.Targets, gateways bool) Frames {
+	v6 := 0
+	for _, a := range t.IPv6 {
+		if !a.IsLinkLocalUnicast() {
+			v6++
+		}
+	}
+	var f Frames
+	f.Sent = FrameCounts{ARP: len(rep.ARP), NA: len(rep.NA), GatewayARP: len(rep.GatewayARP), GatewayNS: len(rep.GatewayNS)}
+	want := FrameCounts{ARP: len(t.IPv4), NA: v6 - len(rep.SkippedNA)}
+	if gateways {
+		want.GatewayARP, want.GatewayNS = len(t.GatewaysV4)*len(t.IPv4), len(t.GatewaysV6)*v6
+	}
+	for _, k := range FrameKinds {
+		if n := want.Of(k) - f.Sent.Of(k); n > 0 {
+			*f.Failed.ptr(k) = n
+		}
+	}
+	return f
+}

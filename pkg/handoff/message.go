@@ -3,16 +3,17 @@ package handoff
 import (
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"path/filepath"
-	"time"
+	"slices"
 
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 )
 
-// Version is the protocol version this package speaks. Bump it for any change to the messages: a
-// peer that decodes strictly refuses a field it does not know.
+// Version is the protocol version this package speaks. Bump it for any change to the messages,
+// announcer.Job's fields included (an announce carries one): a peer that decodes strictly refuses a
+// field it does not know.
 const Version = 1
 
 // SocketName is the service's socket in the plugin's dataDir.
@@ -43,24 +44,15 @@ const (
 	KindGC Kind = "gc"
 )
 
-// A Key names one attachment as CNI does.
-type Key struct {
-	Network     string `json:"network"`
-	ContainerID string `json:"containerID"`
-	IfName      string `json:"ifName"`
-}
-
-func (k Key) String() string { return k.Network + "/" + k.ContainerID + "/" + k.IfName }
-
 // Request is one message from the plugin. Exactly the part named by Kind is set.
 type Request struct {
-	V        int       `json:"v"`
-	Kind     Kind      `json:"kind"`
-	Announce *Announce `json:"announce,omitempty"`
+	V        int            `json:"v"`
+	Kind     Kind           `json:"kind"`
+	Announce *announcer.Job `json:"announce,omitempty"`
 	// Report is the ADD's own figures, with an announce or alone (a report request).
-	Report *Report `json:"report,omitempty"`
-	Stop   *Key    `json:"stop,omitempty"`
-	GC     *GC     `json:"gc,omitempty"`
+	Report *Report        `json:"report,omitempty"`
+	Stop   *announcer.Key `json:"stop,omitempty"`
+	GC     *GC            `json:"gc,omitempty"`
 	// Files names each descriptor passed with the message, in order.
 	Files []FileRole `json:"files,omitempty"`
 }
@@ -71,25 +63,10 @@ type FileRole string
 const (
 	FileARP   FileRole = "arp"   // AF_PACKET SOCK_DGRAM socket in the container netns
 	FileICMP6 FileRole = "icmp6" // raw ICMPv6 socket in the container netns
+	// The black-hole listener's receive-only packet sockets (l2disco.Listener), with a job's Listen.
+	FileListen4 FileRole = "listen4"
+	FileListen6 FileRole = "listen6"
 )
-
-// Announce is what the remaining rounds of one attachment need. The sockets travel as files.
-type Announce struct {
-	Key          Key             `json:"key"`
-	NetNS        string          `json:"netns"`
-	IfIndex      int             `json:"ifIndex"`
-	MAC          string          `json:"mac"`
-	Targets      l2disco.Targets `json:"targets"`
-	NoMcastRoute bool            `json:"noMcastRoute"`
-	Rounds       int             `json:"rounds"` // remaining, after ADD's round 1
-	IntervalMs   int             `json:"intervalMs"`
-}
-
-// Interval is the time between rounds.
-func (a *Announce) Interval() time.Duration { return time.Duration(a.IntervalMs) * time.Millisecond }
-
-// HardwareAddr is the announced MAC, parsed.
-func (a *Announce) HardwareAddr() (net.HardwareAddr, error) { return net.ParseMAC(a.MAC) }
 
 // GC lists the attachments of Network that stay; the service stops the rounds of the others.
 type GC struct {
@@ -138,8 +115,11 @@ func (r *Request) Validate() error {
 		if len(r.Files) == 0 {
 			return fmt.Errorf("announce request without sockets")
 		}
-		if err := r.Announce.validate(); err != nil {
+		if err := validateJob(r.Announce); err != nil {
 			return err
+		}
+		if r.Announce.Listen == nil && (slices.Contains(r.Files, FileListen4) || slices.Contains(r.Files, FileListen6)) {
+			return fmt.Errorf("listener sockets without a listen window")
 		}
 	case KindReport:
 		if r.Report == nil || parts > 0 {
@@ -152,7 +132,7 @@ func (r *Request) Validate() error {
 		if len(r.Files) > 0 {
 			return fmt.Errorf("stop request with sockets")
 		}
-		return r.Stop.validate()
+		return ValidateKey(r.Stop)
 	case KindGC:
 		if r.GC == nil || r.Report != nil {
 			return fmt.Errorf("gc request without gc")
@@ -176,7 +156,7 @@ func (r *Request) validateFiles() error {
 	}
 	seen := map[FileRole]bool{}
 	for _, f := range r.Files {
-		if f != FileARP && f != FileICMP6 {
+		if f != FileARP && f != FileICMP6 && f != FileListen4 && f != FileListen6 {
 			return fmt.Errorf("unknown file role %q", f)
 		}
 		if seen[f] {
@@ -187,9 +167,11 @@ func (r *Request) validateFiles() error {
 	return nil
 }
 
-func (k *Key) validate() error {
+// ValidateKey checks a key against the protocol's limits; GC leaves out entries that fail it (no
+// attachment of the service can have such a key).
+func ValidateKey(k *announcer.Key) error {
 	if k.Network == "" || k.ContainerID == "" || k.IfName == "" {
-		return fmt.Errorf("key %q: network, containerID and ifName are all required", k.String())
+		return fmt.Errorf("key %s/%s/%s: network, containerID and ifName are all required", k.Network, k.ContainerID, k.IfName)
 	}
 	if len(k.Network) > maxKeyField || len(k.ContainerID) > maxKeyField {
 		return fmt.Errorf("key: network or containerID longer than %d bytes", maxKeyField)
@@ -200,8 +182,8 @@ func (k *Key) validate() error {
 	return nil
 }
 
-func (a *Announce) validate() error {
-	if err := a.Key.validate(); err != nil {
+func validateJob(a *announcer.Job) error {
+	if err := ValidateKey(&a.Key); err != nil {
 		return err
 	}
 	if a.NetNS == "" || len(a.NetNS) > maxPath || !filepath.IsAbs(a.NetNS) {
@@ -210,16 +192,37 @@ func (a *Announce) validate() error {
 	if a.IfIndex <= 0 {
 		return fmt.Errorf("ifIndex %d is not positive", a.IfIndex)
 	}
-	if mac, err := a.HardwareAddr(); err != nil || len(mac) != 6 {
-		return fmt.Errorf("mac %q is not an Ethernet address", a.MAC)
+	if len(a.MAC) != 6 {
+		return fmt.Errorf("mac %v is not an Ethernet address", a.MAC)
 	}
 	if a.Rounds < 1 || a.Rounds > l2disco.MaxCount-1 {
 		return fmt.Errorf("rounds %d is outside 1-%d", a.Rounds, l2disco.MaxCount-1)
 	}
-	if err := l2disco.ValidateSchedule(a.Rounds, a.Interval()); err != nil {
+	if err := l2disco.ValidateSchedule(a.Rounds, a.Interval); err != nil {
 		return err
 	}
-	return validateTargets(&a.Targets)
+	if err := validateTargets(&a.Targets); err != nil {
+		return err
+	}
+	return validateListen(a.Listen)
+}
+
+func validateListen(l *announcer.Listen) error {
+	if l == nil {
+		return nil
+	}
+	if l.Window <= 0 || l.Window > l2disco.MaxStaleWindow {
+		return fmt.Errorf("listen.window %v is outside (0, %v]", l.Window, l2disco.MaxStaleWindow)
+	}
+	if len(l.Prefixes) == 0 || len(l.Prefixes) > MaxTargets {
+		return fmt.Errorf("listen.prefixes: %d, want 1-%d", len(l.Prefixes), MaxTargets)
+	}
+	for _, p := range l.Prefixes {
+		if !p.IsValid() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			return fmt.Errorf("listen.prefixes: %v is not a plain prefix", p)
+		}
+	}
+	return nil
 }
 
 func validateTargets(t *l2disco.Targets) error {
@@ -248,8 +251,8 @@ func (g *GC) validate() error {
 		return fmt.Errorf("gc: network %q is empty or too long", g.Network)
 	}
 	for _, v := range g.Valid {
-		k := Key{Network: g.Network, ContainerID: v.ContainerID, IfName: v.IfName}
-		if err := k.validate(); err != nil {
+		k := announcer.Key{Network: g.Network, ContainerID: v.ContainerID, IfName: v.IfName}
+		if err := ValidateKey(&k); err != nil {
 			return fmt.Errorf("gc: valid attachment: %w", err)
 		}
 	}

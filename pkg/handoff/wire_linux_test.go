@@ -11,7 +11,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 )
+
+var stopKey = &announcer.Key{Network: "n", ContainerID: "c", IfName: "e"}
 
 // seqpacketPair is a connected SOCK_SEQPACKET pair, as the service's socket gives.
 func seqpacketPair(t *testing.T) (a, b *net.UnixConn) {
@@ -201,7 +205,7 @@ func TestClientGivesUpWithinBound(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &Client{Path: listenAt(t, nil, tc.accept), Timeout: bound}
 			start := time.Now()
-			_, err := c.Do(&Request{Kind: KindStop, Stop: &Key{"n", "c", "e"}}, nil)
+			_, err := c.Do(&Request{Kind: KindStop, Stop: stopKey}, nil)
 			took := time.Since(start)
 			if !errors.Is(err, ErrTimeout) {
 				t.Errorf("error %v, want ErrTimeout", err)
@@ -217,7 +221,7 @@ func TestClientGivesUpWithinBound(t *testing.T) {
 func TestClientNoService(t *testing.T) {
 	dir := t.TempDir()
 	missing := &Client{Path: filepath.Join(dir, SocketName)}
-	if _, err := missing.Do(&Request{Kind: KindStop, Stop: &Key{"n", "c", "e"}}, nil); !errors.Is(err, ErrNoService) {
+	if _, err := missing.Do(&Request{Kind: KindStop, Stop: stopKey}, nil); !errors.Is(err, ErrNoService) {
 		t.Errorf("no socket: error %v, want ErrNoService", err)
 	}
 	// A socket a crashed service left behind: the file exists, nobody listens.
@@ -230,7 +234,7 @@ func TestClientNoService(t *testing.T) {
 	l.Close()
 	c := &Client{Path: stale}
 	start := time.Now()
-	if _, err := c.Do(&Request{Kind: KindStop, Stop: &Key{"n", "c", "e"}}, nil); !errors.Is(err, ErrNoService) {
+	if _, err := c.Do(&Request{Kind: KindStop, Stop: stopKey}, nil); !errors.Is(err, ErrNoService) {
 		t.Errorf("stale socket: error %v, want ErrNoService", err)
 	}
 	if took := time.Since(start); took > DefaultTimeout {
@@ -240,12 +244,12 @@ func TestClientNoService(t *testing.T) {
 
 func TestClientRefused(t *testing.T) {
 	c := &Client{Path: listenAt(t, &Reply{Error: "at its limit"}, true), Timeout: time.Second}
-	_, err := c.Do(&Request{Kind: KindStop, Stop: &Key{"n", "c", "e"}}, nil)
+	_, err := c.Do(&Request{Kind: KindStop, Stop: stopKey}, nil)
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "at its limit") {
 		t.Errorf("error %v, want ErrRefused with the service's reason", err)
 	}
 	ok := &Client{Path: listenAt(t, &Reply{OK: true, Stopped: 1}, true), Timeout: time.Second}
-	rep, err := ok.Do(&Request{Kind: KindStop, Stop: &Key{"n", "c", "e"}}, nil)
+	rep, err := ok.Do(&Request{Kind: KindStop, Stop: stopKey}, nil)
 	if err != nil || rep.Stopped != 1 {
 		t.Errorf("reply %+v, %v; want ok with stopped 1", rep, err)
 	}

@@ -42,7 +42,7 @@ func cmdAdd(args *skel.CmdArgs) error {
 		fmt.Fprintln(os.Stderr, "ndp-announce: ADD:", ig.String())
 	}
 
-	rep, err := addAttachment(args, plan, res, att)
+	rep, err := addAttachment(args, plan, res, att, start)
 	if err != nil {
 		log.Error("ADD failed", "err", err)
 		return err
@@ -61,7 +61,7 @@ type addReport struct {
 func (r *addReport) add(kv ...any) { r.attrs = append(r.attrs, kv...) }
 
 // addAttachment opens the container interface once and runs every step on that one handle.
-func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, att *config.Attachment) (*addReport, error) {
+func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, att *config.Attachment, start time.Time) (*addReport, error) {
 	rep := &addReport{level: slog.LevelInfo}
 	// Claimed first, where DEL looks: a DEL landing while this ADD runs removes the claim, and
 	// then no background rounds start after it.
@@ -88,13 +88,14 @@ func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, a
 	})
 	rep.announced(an)
 	if an.Sender == nil {
+		reportOnly(an, plan, start)
 		return rep, nil
 	}
 	defer an.Sender.Close()
 	if an.Listener != nil {
 		defer an.Listener.Close()
 	}
-	rep.add("background", startBackground(claim, backgroundJob(args, plan, h, an, cfg.Addrs), an, plan))
+	rep.add("background", startBackground(claim, backgroundJob(args, plan, h, an, cfg.Addrs), an, plan, start))
 	return rep, nil
 }
 
@@ -171,20 +172,6 @@ func backgroundJob(args *skel.CmdArgs, plan *config.Plan, h *iface.Handle, an *i
 		Interval:     plan.AdvertiseInterval,
 		Listen:       listen,
 	}
-}
-
-// startBackground starts the detached announcer for the rest of the rounds. With none left it
-// still takes the sockets: the last close of a packet socket waits for an RCU grace period (6-23
-// ms measured), which ADD would otherwise pay before returning.
-func startBackground(claim *announcer.Claim, job announcer.Job, an *iface.Announced, plan *config.Plan) string {
-	pid, err := claim.Start(job, an.Sender, announcer.ProcessOptions{
-		DataDir: plan.Conf.DataDir, LogFile: plan.Conf.LogFile, LogLevel: plan.LogLevel,
-		Listener: an.Listener,
-	})
-	if err != nil {
-		return "not started: " + err.Error()
-	}
-	return fmt.Sprintf("pid %d: %d more rounds every %v", pid, job.Rounds, job.Interval)
 }
 
 // openError: the interface prevResult names is not in the netns — the chain or the result is

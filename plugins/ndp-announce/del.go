@@ -8,7 +8,8 @@ import (
 	"github.com/ndp-announce/ndp-announce/pkg/logging"
 )
 
-// cmdDel stops the attachment's background announcer and removes its state. It needs neither the netns
+// cmdDel stops the attachment's background rounds, in the node service and in any detached
+// announcer (an ADD that fell back), and removes its state. It needs neither the netns
 // nor a prevResult, so it succeeds when repeated — containerd's CRI calls DEL twice, the second time
 // without a netns.
 func cmdDel(args *skel.CmdArgs) error {
@@ -20,10 +21,11 @@ func cmdDel(args *skel.CmdArgs) error {
 		"cmd", "DEL", "containerID", args.ContainerID, "netns", args.Netns, "ifname", args.IfName)
 	defer closeLog.Close()
 	key := announcer.Key{Network: conf.Name, ContainerID: args.ContainerID, IfName: args.IfName}
+	service := stopInService(conf.DataDir, key)
 	if err := announcer.Stop(conf.DataDir, key); err != nil {
-		log.Error("DEL failed", "err", err)
+		log.Error("DEL failed", "err", err, "service", service)
 		return err
 	}
-	log.Debug("DEL done")
+	log.Debug("DEL done", "service", service)
 	return nil
 }
