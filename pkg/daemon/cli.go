@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -20,6 +22,30 @@ const DefaultMetricsAddress = "127.0.0.1:9731"
 // Main runs `ndp-announce daemon ARGS` in the foreground until SIGTERM or SIGINT, logging JSON on
 // stderr, and returns the exit code.
 func Main(args []string, stderr io.Writer) int {
+	opts, err := ParseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ndp-announce daemon: %v\nusage: %s\n", err, Usage)
+		return 2
+	}
+	d, err := New(opts)
+	if err != nil {
+		opts.Logger.Error("service cannot start", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := d.Serve(ctx); err != nil {
+		opts.Logger.Error("service failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// ParseFlags reads the daemon's flags into Options, with a JSON logger on stderr at --log-level.
+func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -33,29 +59,18 @@ func Main(args []string, stderr io.Writer) int {
 	fs.IntVar(&opts.MaxConnections, "max-connections", DefaultMaxConnections, "connections served at once at most; beyond, they are closed")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return opts, err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ndp-announce daemon: unexpected argument %q\nusage: %s\n", fs.Arg(0), Usage)
-		return 2
+		return opts, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if !filepath.IsAbs(opts.DataDir) {
+		return opts, fmt.Errorf("--data-dir %q: must be an absolute path", opts.DataDir)
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "ndp-announce daemon: --log-level: %v\n", err)
-		return 2
+		return opts, fmt.Errorf("--log-level: %w", err)
 	}
 	opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})).With("cmd", "daemon")
-
-	d, err := New(opts)
-	if err != nil {
-		opts.Logger.Error("service cannot start", "err", err)
-		return 1
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := d.Serve(ctx); err != nil {
-		opts.Logger.Error("service failed", "err", err)
-		return 1
-	}
-	return 0
+	return opts, nil
 }

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/ndp-announce/ndp-announce/pkg/announcer"
+	"github.com/ndp-announce/ndp-announce/pkg/config"
 )
 
 // Defaults of Options.
 const (
-	DefaultDataDir        = "/run/cni/ndp-announce" // the plugin's default dataDir
+	DefaultDataDir        = config.DefaultDataDir // the plugin finds the service with no config
 	DefaultMaxAttachments = 4096
 	DefaultMaxConnections = 64
 	// connTimeout bounds one connection: a client that connects and says nothing frees its slot.

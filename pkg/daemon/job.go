@@ -75,14 +75,14 @@ func adopt(req *handoff.Request, files []*os.File) (*l2disco.Sender, *l2disco.Li
 // something else; then the rounds stop on DEL, a MAC change or the link gone, and at the latest
 // after the last round, so a deleted netns is never kept alive longer than that.
 func netnsCheck(sender *l2disco.Sender, path string) (usePath string, why error) {
-	sockNS, err := sender.NetNS()
-	if err != nil {
-		// Cannot ask the socket: trust the path, as the detached process does.
-		return path, nil
-	}
 	pathNS, err := l2disco.NetNSIDOf(path)
 	if err != nil {
 		return "", fmt.Errorf("netns %s not visible to the service: %w", path, err)
+	}
+	sockNS, err := sender.NetNS()
+	if err != nil {
+		// SIOCGSKNS needs CAP_NET_ADMIN: the path exists here, so watch it as the detached process does.
+		return path, nil
 	}
 	if pathNS != sockNS {
 		return "", fmt.Errorf("netns %s names another namespace here than the sockets'", path)
