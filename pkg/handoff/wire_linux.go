@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -32,6 +33,12 @@ func WriteRequest(c *net.UnixConn, req *Request, files []*os.File) error {
 	return nil
 }
 
+// bufPool holds receive buffers of one maximal request and a byte more (to see it was too big).
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, MaxMessageSize+1)
+	return &b
+}}
+
 // rights is the SCM_RIGHTS control message passing files, nil for none.
 func rights(files []*os.File) []byte {
 	if len(files) == 0 {
@@ -47,7 +54,10 @@ func rights(files []*os.File) []byte {
 // ReadRequest receives one request and the descriptors passed with it, which the caller then owns.
 // On any error every received descriptor is already closed.
 func ReadRequest(c *net.UnixConn) (*Request, []*os.File, error) {
-	buf := make([]byte, MaxMessageSize+1)
+	// A burst of hand-offs would otherwise leave a 64 KiB buffer of garbage each.
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	oob := make([]byte, oobSize)
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {

@@ -16,7 +16,12 @@ const (
 	SetupTuning Setup = "tuning" // + tuning with arp_notify / ndisc_notify on the container interface
 	SetupNoop   Setup = "noop"   // + bench-noop, a chained Go plugin that only passes prevResult on
 	SetupNDPA   Setup = "ndpa"   // + ndp-announce, embedded defaults
+	// + ndp-announce with the node service running on its dataDir: no process forked per ADD
+	SetupNDPASvc Setup = "ndpa-service"
 )
+
+// isNDPA says whether a setup chains ndp-announce, with or without the service.
+func isNDPA(s Setup) bool { return s == SetupNDPA || s == SetupNDPASvc }
 
 // setupDef says how a setup appears and what it chains after bridge. A new setup is one entry in
 // setups (and its Setup constant); P1, P2 and P3 then pick it by key.
@@ -34,6 +39,8 @@ var setups = map[Setup]setupDef{
 	SetupNoop: {Label: "bridge + no-op chained plugin (the floor)", Short: "bridge+noop",
 		Plugin: func(*Conflist, NDPAOptions) map[string]any { return map[string]any{"type": noopPluginType} }},
 	SetupNDPA: {Label: "bridge + ndp-announce", Short: "bridge+ndp-announce", Plugin: ndpaPlugin},
+	SetupNDPASvc: {Label: "bridge + ndp-announce, node service running", Short: "bridge+ndp-announce+service",
+		Plugin: ndpaPlugin},
 }
 
 // noopPluginType is test/bench/noop's binary name, built by `make bench` into .tools/bin.
@@ -135,6 +142,13 @@ func (l *Lab) WriteConflist(name string, setup Setup, o NDPAOptions) (*Conflist,
 	}
 	if err := os.WriteFile(c.Path, b, 0o644); err != nil {
 		return nil, fmt.Errorf("write conflist: %w", err)
+	}
+	if setup == SetupNDPASvc {
+		svc, err := startService(l.env.BinDirs, c.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		l.services.add(svc)
 	}
 	return c, nil
 }

@@ -63,6 +63,7 @@ type Lab struct {
 	mu         sync.Mutex
 	containers map[string]*lab.NetNS
 	attached   map[string]attachment // container name -> how it was added, for DEL at Close
+	services   services              // node services of ndpa-service conflists, stopped after the DELs
 }
 
 type attachment struct {
@@ -276,6 +277,7 @@ func (l *Lab) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, l.services.stopAll())
 	errs = append(errs, l.Lab.Close())
 	if l.Dir != "" {
 		errs = append(errs, os.RemoveAll(l.Dir))

@@ -23,6 +23,7 @@ type Results struct {
 	P2       *P2Result     `json:"p2,omitempty"`
 	P3       *P3Result     `json:"p3,omitempty"`
 	P4       *P4Result     `json:"p4,omitempty"`
+	P5       *P5Result     `json:"p5,omitempty"`
 }
 
 // Machine says where the figures come from.

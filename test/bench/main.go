@@ -60,7 +60,8 @@ func main() {
 // options are the command line.
 type options struct {
 	runs, cycles, containers, capSec int
-	want                             map[string]bool // which of p1..p4 to run
+	handOffs                         int
+	want                             map[string]bool // which of p1..p5 to run
 	out, svg, jsonOut, fromJSON      string
 	binDirs, driver                  string
 }
@@ -71,7 +72,8 @@ func parseFlags() *options {
 	flag.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 5), "P1 rounds (env BENCH_RUNS)")
 	flag.IntVar(&o.cycles, "cycles", envInt("BENCH_CYCLES", 30), "P2 ADD cycles per setup (env BENCH_CYCLES)")
 	flag.IntVar(&o.containers, "containers", envInt("BENCH_CONTAINERS", 50), "P3 concurrent containers")
-	only := flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated subset of p1,p2,p3,p4 (env BENCH_ONLY)")
+	flag.IntVar(&o.handOffs, "hand-offs", envInt("BENCH_HANDOFFS", 1000), "P5 hand-offs to the node service in one burst")
+	only := flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated subset of p1,p2,p3,p4,p5 (env BENCH_ONLY)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.svg, "svg", "docs/blackhole-timeline.svg", "P1 timeline picture to write")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the raw results here")
@@ -80,7 +82,7 @@ func parseFlags() *options {
 	flag.IntVar(&o.capSec, "cap", 60, "P1: seconds to wait for a reply before reporting \"> cap\"")
 	flag.StringVar(&o.fromJSON, "from-json", "", "measure nothing: render the report and picture from a -json file")
 	flag.Parse()
-	o.want = map[string]bool{"p1": true, "p2": true, "p3": true, "p4": true}
+	o.want = map[string]bool{"p1": true, "p2": true, "p3": true, "p4": true, "p5": true}
 	if *only != "" {
 		o.want = map[string]bool{}
 		for _, p := range strings.Split(*only, ",") {
@@ -129,7 +131,7 @@ func findBinaries(binDirs string) (plugin string, err error) {
 	if plugin, err = findInPath(binDirs, "ndp-announce"); err != nil {
 		return "", fmt.Errorf("%w (run make build)", err)
 	}
-	for _, p := range []string{"bridge", "host-local", "tuning", noopPluginType} {
+	for _, p := range []string{"bridge", "host-local", "tuning", noopPluginType, daemonBinary} {
 		if _, err := findInPath(binDirs, p); err != nil {
 			return "", fmt.Errorf("%w (make bench builds them all)", err)
 		}
@@ -183,6 +185,7 @@ func measure(ctx context.Context, o *options, env labEnv, plugin string) (*Resul
 		{"p2", func() (err error) { res.P2, err = RunP2(ctx, env, plugin, o.cycles); return err }},
 		{"p3", func() (err error) { res.P3, err = RunP3(ctx, env, o.containers, 5); return err }},
 		{"p4", func() (err error) { res.P4, err = RunP4(ctx, env, plugin); return err }},
+		{"p5", func() (err error) { res.P5, err = RunP5(ctx, env, o.handOffs, 32); return err }},
 	}
 	for _, p := range parts {
 		if !o.want[p.name] {

@@ -36,8 +36,10 @@ var p2Variants = []p2Variant{
 	// The same first round; its announcer only closes the sockets, so this and "ndpa" differ by the
 	// announcer's rounds alone.
 	{Name: "ndpa1", Setup: SetupNDPA, Opts: NDPAOptions{AdvertiseCount: 1},
-		Label: "bridge + ndp-announce with advertiseCount 1 (the announcer only closes the sockets)",
+		Label: "bridge + ndp-announce with advertiseCount 1 (nothing forked; ADD closes the sockets)",
 		Short: "bridge+ndp-announce, advertiseCount 1"},
+	// The rounds after the first go to the node service: no process forked.
+	{Name: p2Service, Setup: SetupNDPASvc},
 }
 
 // The variants the report's targets are about.
@@ -45,6 +47,8 @@ const (
 	p2Bridge = "bridge"
 	p2Noop   = "noop"
 	p2NDPA   = "ndpa"
+	// p2Service is ndp-announce handing off to the node service.
+	p2Service = "ndpa-service"
 )
 
 // P2Result holds the per-cycle timings in ms.

@@ -39,7 +39,7 @@ type P3Result struct {
 // p3Setups are the bursts compared, in report order; a new row is one entry. The no-op chained
 // plugin is the floor any chained Go plugin pays here (one more process per ADD); tuning is the
 // reference plugin a user would try.
-var p3Setups = []Setup{SetupBridge, SetupNoop, SetupTuning, SetupNDPA}
+var p3Setups = []Setup{SetupBridge, SetupNoop, SetupTuning, SetupNDPA, SetupNDPASvc}
 
 // RunP3 alternates the setups, reps times each, each burst in a fresh lab.
 func RunP3(ctx context.Context, env labEnv, n, reps int) (*P3Result, error) {
@@ -150,8 +150,15 @@ func leftovers(lab *Lab, conf *Conflist) string {
 		if pids := announcerPIDs(conf.DataDir); len(pids) > 0 {
 			left = append(left, fmt.Sprintf("%d announcers", len(pids)))
 		}
-		if ents, err := os.ReadDir(conf.DataDir); err == nil && len(ents) > 0 {
-			left = append(left, fmt.Sprintf("%d files in dataDir", len(ents)))
+		ents, _ := os.ReadDir(conf.DataDir)
+		files := 0
+		for _, e := range ents {
+			if !isServiceFile(e.Name()) {
+				files++
+			}
+		}
+		if files > 0 {
+			left = append(left, fmt.Sprintf("%d files in dataDir", files))
 		}
 	}
 	ents, _ := os.ReadDir(filepath.Join(lab.Dir, "ipam", conf.Name))

@@ -21,6 +21,7 @@ const (
 	targetOwnMedianMs   = 1.0 // ndp-announce's own work, its ADD log line's ms
 	targetOverFloorMs   = 1.5 // ADD added over the no-op chained plugin
 	targetScaleRatio    = 1.3
+	targetServiceRSSMB  = 30.0 // the node service with P5's burst in flight
 	targetRSSKB         = 20 * 1024
 )
 
@@ -62,6 +63,9 @@ func Report(r *Results, svgPath string) string {
 	if r.P4 != nil {
 		reportP4(&b, r.P4)
 	}
+	if r.P5 != nil {
+		reportP5(&b, r.P5)
+	}
 	b.WriteString(notes)
 	return b.String()
 }
@@ -97,6 +101,17 @@ func verdicts(r *Results) []verdict {
 		ratio, failed, left := p3Ratio(p)
 		vs = append(vs, verdict{fmt.Sprintf("P3 %d concurrent ADDs", p.Containers), fmt.Sprintf("all succeed, ≤ %.1f× bridge alone, nothing left after DEL", targetScaleRatio),
 			fmt.Sprintf("%s: %.2f×, %d failed, %s", mark(ratio <= targetScaleRatio && failed == 0 && left == ""), ratio, failed, orNothing(left))})
+	}
+	if p := r.P3; p != nil {
+		svc, tuning := p3SetupRatio(p, SetupNDPASvc), p3SetupRatio(p, SetupTuning)
+		if svc > 0 && tuning > 0 {
+			vs = append(vs, verdict{"P3 with the node service", "≤ bridge + tuning's ratio in the same run",
+				fmt.Sprintf("%s: %.2f× (bridge + tuning %.2f×)", mark(svc <= tuning), svc, tuning)})
+		}
+	}
+	if p := r.P5; p != nil {
+		vs = append(vs, verdict{fmt.Sprintf("P5 node service, %d hand-offs in flight", p.HandOffs), fmt.Sprintf("≤ %.0f MB RSS", targetServiceRSSMB),
+			fmt.Sprintf("%s: %.1f MB (peak %.1f MB), %.3f ms CPU per hand-off", mark(p.PeakRSSMB <= targetServiceRSSMB && p.Failed == 0), p.RSSMB, p.PeakRSSMB, p.CPUMsPer)})
 	}
 	if p := r.P4; p != nil {
 		plugin := maxInt(append(append([]int{}, p.PluginADDKB...), p.PluginDELKB...))
@@ -259,6 +274,9 @@ func p2Verdicts(p *P2Result) []verdict {
 	}
 	if noop != nil {
 		add("P2 ADD over the no-op floor", targetOverFloorMs, "added over the no-op chained plugin at the median", pairedDiff(ndpa.Add, noop.Add))
+		if svc := p.Variant(p2Service); svc != nil {
+			add("P2 ADD over the floor, node service", targetOverFloorMs, "added over the no-op chained plugin at the median", pairedDiff(svc.Add, noop.Add))
+		}
 	}
 	return vs
 }
@@ -314,7 +332,7 @@ func p2Rows(p *P2Result, row func(name string, xs []float64, base float64)) {
 		}
 	}
 	for _, v := range p.Variants {
-		if noop != nil && v.Setup == SetupNDPA {
+		if noop != nil && isNDPA(v.Setup) {
 			row(bold(v.Name == p2NDPA, "added over the no-op chained plugin: "+v.Short), pairedDiff(v.Add, noop.Add), math.NaN())
 		}
 	}
@@ -421,6 +439,17 @@ func reportP3(b *strings.Builder, p *P3Result) {
 		w(" Bridge + tuning, a reference\nplugin that only sets two sysctls: **%.2f×**.", t)
 	}
 	w("\n\n")
+}
+
+func reportP5(b *strings.Builder, p *P5Result) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("## P5 — the node service under a burst\n\n")
+	w("%d hand-offs to one `ndp-announce daemon`, %d at a time, as ADDs after their round 1 send them:\n", p.HandOffs, p.Concurrency)
+	w("a fresh ARP and ICMPv6 socket pair on one container's eth0 each, %d rounds %v apart left, so every\n", p5Rounds, p5Interval)
+	w("attachment is still in flight (%s) when the burst ends. RSS and peak (`VmRSS`, `VmHWM`) and CPU\n", fmtMs(p.InFlightFor))
+	w("(user + system, `/proc/PID/stat`) are the service's own.\n\n")
+	w("| hand-offs | burst wall | failed | RSS idle | RSS, all in flight | peak RSS | CPU per hand-off |\n|---|---|---|---|---|---|---|\n")
+	w("| %d | %s | %d | %.1f MB | %.1f MB | %.1f MB | %.3f ms |\n\n", p.HandOffs, fmtMs(p.WallMs), p.Failed, p.IdleRSSMB, p.RSSMB, p.PeakRSSMB, p.CPUMsPer)
 }
 
 func reportP4(b *strings.Builder, p *P4Result) {
