@@ -63,6 +63,10 @@ func claimFile(d *stateDir, name string, rec Record) (*os.File, error) {
 	return f, nil
 }
 
+// Err says why the attachment cannot be claimed (dataDir not safe, say), nil once it is. A node
+// service found through such a dataDir is not trusted with the sockets either.
+func (c *Claim) Err() error { return c.err }
+
 // Cancelled says whether a DEL or GC removed the claim (or is removing it).
 // Whoever runs the background rounds instead of Start (a node service) must
 // not start them once it says so.

@@ -28,6 +28,10 @@ func reportOnly(an *iface.Announced, plan *config.Plan, start time.Time) {
 // go to the service, which pays their close (an RCU grace period, 6-23 ms measured), or ADD
 // closes them itself.
 func startBackground(claim *announcer.Claim, job announcer.Job, an *iface.Announced, plan *config.Plan, start time.Time) string {
+	if err := claim.Err(); err != nil {
+		// A dataDir others can write into may hold a socket that is not the service's.
+		return "not started: " + err.Error()
+	}
 	client := serviceClient(plan.Conf.DataDir)
 	report := serviceReport(an, start)
 	if job.Rounds == 0 {

@@ -392,7 +392,7 @@ result_addr() { jq -r --arg f "$1" '.ips[] | select((.address | contains(":")) =
 	[ -z "$(result_addr 6 "$output")" ] || fail "the result still has IPv6: $output"
 	[ "$(in_ns b sysctl -n net.ipv6.conf.net1.disable_ipv6)" = 1 ]
 	run jq -r --arg id "$(lab_container_id b)" 'select(.msg == "ADD done" and .containerID == $id) | .background' "$NDPA_LOG"
-	assert_output --regexp '^pid [0-9]+: 1 more rounds every 500ms$'
+	assert_output --regexp 'pid [0-9]+: 1 more rounds every 500ms$'
 	run ping_once host "$v4"
 	assert_success
 }
@@ -406,7 +406,7 @@ result_addr() { jq -r --arg f "$1" '.ips[] | select((.address | contains(":")) =
 	v4=$(result_addr 4 "$output")
 	v6=$(result_addr 6 "$output")
 	run jq -r --arg id "$(lab_container_id b)" 'select(.msg == "ADD done" and .containerID == $id) | .background' "$NDPA_LOG"
-	assert_output --regexp '^pid [0-9]+: 2 more rounds every 500ms$'
+	assert_output --regexp 'pid [0-9]+: 2 more rounds every 500ms$'
 	run ping_once peer "$v4"
 	assert_success
 	run ping_once peer "$v6"
