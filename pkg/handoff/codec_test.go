@@ -117,6 +117,11 @@ func TestDecodeRefuses(t *testing.T) {
 				r.Announce.Targets.IPv4[i] = netip.MustParseAddr("198.51.100.10")
 			}
 		}), "at most"},
+		{"listener sockets without a window", edit(func(r *Request) { r.Files = []FileRole{FileARP, FileListen4} }), "without a listen window"},
+		{"listen window too long", edit(func(r *Request) {
+			r.Announce.Listen = &announcer.Listen{Window: l2disco.MaxStaleWindow + time.Second, Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")}}
+		}), "listen.window"},
+		{"listen without prefixes", edit(func(r *Request) { r.Announce.Listen = &announcer.Listen{Window: time.Second} }), "listen.prefixes"},
 		{"negative duration", edit(func(r *Request) { r.Report.AddSeconds = -1 }), "addSeconds"},
 		{"unknown wait", edit(func(r *Request) { r.Report.Waits[0].Condition = "coffee" }), "unknown condition"},
 		{"unknown outcome", edit(func(r *Request) { r.Report.Waits[0].Outcome = "maybe" }), "unknown outcome"},
