@@ -45,7 +45,7 @@ func newMetrics(dataDir string) *metrics {
 		}, []string{"kind"}),
 		attachments: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ndp_announce_background_attachments",
-			Help: "Attachments whose background rounds the service is sending now.",
+			Help: "Attachments whose background rounds or black-hole listener the service is running now.",
 		}),
 		addDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ndp_announce_add_duration_seconds",

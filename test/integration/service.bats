@@ -4,18 +4,16 @@
 # the service is not there to take them.
 
 load lab
+load ndpa
 
 setup_file() {
-	lab_init
-	NDPA=$(lab_plugin_path ndp-announce) || { echo "no ndp-announce in $LAB_BIN_DIR: run make build" >&2; return 1; }
+	lab_init && ndpa_init || return
 	NDPA_DAEMON=$(lab_plugin_path ndp-announce-daemon) || { echo "no ndp-announce-daemon in $LAB_BIN_DIR: run make build" >&2; return 1; }
-	export NDPA NDPA_DAEMON
+	export NDPA_DAEMON
 }
 
 setup() {
-	lab_setup
-	STATE_DIR=$LAB_DIR/state
-	NDPA_LOG=$LAB_DIR/ndp-announce.log
+	lab_setup && ndpa_setup || return
 	DAEMON_LOG=$LAB_DIR/daemon.log
 	# The lab's host netns has a loopback of its own: any port is ours.
 	METRICS=127.0.0.1:9731
@@ -24,7 +22,7 @@ setup() {
 teardown() { lab_teardown; }
 
 # Every DEL stopped its rounds: no announcer runs and no state file is left (the service's
-# socket, its lock and the fallback counter are not attachment state).
+# socket, its lock and the fallback counter are not attachment state). Replaces ndpa.bash's.
 lab_after_del() {
 	local left=0 files
 	files=$(ls -A "$STATE_DIR" 2>/dev/null | grep -v -e '^announcer\.sock' -e '^handoff-fallbacks$' || true)
@@ -39,19 +37,6 @@ lab_after_del() {
 	fi
 	return $left
 }
-
-# with_ndpa [JSON_FIELDS]: the lab conflist with ndp-announce chained after bridge.
-with_ndpa() {
-	lab_conflist "$(jq -c --arg dir "$STATE_DIR" --arg log "$NDPA_LOG" \
-		'{type: "ndp-announce", dataDir: $dir, logFile: $log, logLevel: "debug"} + .' <<<"${1:-{\}}")"
-}
-
-FIXED='{"ips": ["198.51.100.50/24", "2001:db8:1::50/64"]}'
-V4=198.51.100.50
-V6=2001:db8:1::50
-
-# announcers: PIDs of detached announcers of this test's dataDir.
-announcers() { pgrep -f -- "__announce .*$STATE_DIR" || true; }
 
 # service_start: the service in the lab's host netns on STATE_DIR; returns once it serves.
 service_start() {
@@ -86,7 +71,7 @@ announce_times() {
 
 @test "with the service, ADD leaves no process behind and the peer sees rounds 2 and 3 an interval apart" {
 	service_start
-	with_ndpa '{"advertiseCount": 3, "advertiseIntervalMs": 500}'
+	with_ndpa '{"advertiseCount": 3, "advertiseIntervalMs": 500, "staleListenMs": 0}'
 	lab_container b
 	capture_start host "$LAB_BRIDGE" "$LAB_DIR/c.pcap" arp
 	run --separate-stderr cni_add b eth0 "$FIXED"
@@ -161,7 +146,7 @@ announce_times() {
 
 @test "the metrics count the first round, the background rounds, the waits and the hand-offs" {
 	service_start
-	with_ndpa '{"advertiseCount": 3, "advertiseIntervalMs": 200}'
+	with_ndpa '{"advertiseCount": 3, "advertiseIntervalMs": 200, "staleListenMs": 0}'
 	lab_container b
 	run --separate-stderr cni_add b eth0 "$FIXED"
 	assert_success
@@ -219,10 +204,36 @@ announce_times() {
 
 # ndpa_gc NETWORK VALID_JSON: the plugin's GC, as a runtime calls it.
 ndpa_gc() {
-	local conf
-	conf=$(jq -c --arg dir "$STATE_DIR" --arg name "$1" --argjson valid "$2" \
-		'{cniVersion: "1.1.0", name: $name, type: "ndp-announce", dataDir: $dir, "cni.dev/valid-attachments": $valid}' <<<'{}')
-	_lab_nsenter "$LAB_HOST_NS" env CNI_COMMAND=GC CNI_PATH="$LAB_BIN_DIR" "$NDPA" <<<"$conf"
+	ndpa_direct GC "$(ndpa_conf "$(jq -cn --arg name "$1" --argjson valid "$2" \
+		'{cniVersion: "1.1.0", name: $name, "cni.dev/valid-attachments": $valid}')")"
+}
+
+@test "with the service, the black-hole listener outlives the rounds and corrects a deaf peer" {
+	service_start
+	# A peer that drops every gratuitous ARP and unsolicited NA holds a's MAC for the address b gets.
+	in_ns peer sysctl -qw net.ipv4.conf.eth0.drop_gratuitous_arp=1 net.ipv6.conf.eth0.drop_unsolicited_na=1
+	lab_reuse_first peer a "$FIXED" "$V4" "$V6"
+	with_ndpa '{"advertiseCount": 2, "advertiseIntervalMs": 200, "announceToGateways": false, "staleListenMs": 10000}'
+	lab_container b
+	run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	[[ $(background) == "service: "* ]] || fail "ADD log says background '$(background)'"
+	B_MAC=$(link_mac b eth0)
+	# Past the rounds: a detached announcer would have stopped listening with them.
+	sleep 0.6
+	run in_ns peer ping -n -c 5 -i 0.2 -W 1 "$V4"
+	[[ $output == *" 4 received"* || $output == *" 5 received"* ]] || fail "IPv4 probes: $output"
+	run in_ns peer ping -n -c 5 -i 0.2 -W 1 "$V6"
+	[[ $output == *" 4 received"* || $output == *" 5 received"* ]] || fail "IPv6 probes: $output"
+	[ "$(neigh_mac peer "$V4")" = "$B_MAC" ]
+	[ "$(neigh_mac peer "$V6")" = "$B_MAC" ]
+	[ "$(metric 'ndp_announce_stale_peers_total{family="ipv4"}')" = 1 ] || fail "ipv4 stale peer not counted"
+	[ "$(metric 'ndp_announce_stale_peers_total{family="ipv6"}')" = 1 ] || fail "ipv6 stale peer not counted"
+	[ "$(metric ndp_announce_background_attachments)" = 1 ] || fail "the listening attachment is not held"
+	run cni_del b
+	assert_success
+	[ "$(metric ndp_announce_background_attachments)" = 0 ] || fail "DEL left the listener running"
+	grep '"msg":"black-hole listener ended"' "$DAEMON_LOG" | grep -q '"reason":"stopped"' || fail "no listener end by DEL in the service log"
 }
 
 # pidns_driver INIT_PID: a wrapper around the lab's cnidriver that runs it in INIT_PID's PID
