@@ -170,72 +170,77 @@ func (r RoundReport) LogValue() slog.Value {
 // does not stop the others; the error joins all failures. It stops early
 // only when ctx is done or the link is gone (ErrLinkGone).
 func (a *Announcer) Round(ctx context.Context, gateways bool) (RoundReport, error) {
-	var (
-		rep  RoundReport
-		errs []error
-	)
 	if a.Sender == nil {
-		return rep, errors.New("l2disco: announcer has no sender")
+		return RoundReport{}, errors.New("l2disco: announcer has no sender")
 	}
 	if err := checkMAC(a.MAC); err != nil {
-		return rep, fmt.Errorf("l2disco: announcer: %w", err)
-	}
-	v6 := announcedIPv6(a.Targets.IPv6)
-	// send returns false when the round must stop.
-	send := func(err error, sent *[]netip.Addr, addr netip.Addr) bool {
-		switch {
-		case err == nil:
-			*sent = append(*sent, addr)
-		case errors.Is(err, ErrNoMcastRoute) && a.NoMcastRoute && sent == &rep.NA:
-			rep.SkippedNA = append(rep.SkippedNA, addr)
-		case errors.Is(err, ErrNoMcastRoute) && a.NoMcastRoute && sent == &rep.GatewayNS:
-			rep.SkippedNS = append(rep.SkippedNS, addr)
-		default:
-			rep.Failed++
-			errs = append(errs, err)
-			if errors.Is(err, ErrLinkGone) {
-				return false
-			}
-		}
-		return ctx.Err() == nil
+		return RoundReport{}, fmt.Errorf("l2disco: announcer: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return rep, err
+		return RoundReport{}, err
 	}
-	ok, budget := true, a.maxFrames()
-	// try sends one frame while the round may go on and the bound allows.
-	try := func(sent *[]netip.Addr, addr netip.Addr, fn func() error) {
-		switch {
-		case !ok:
-		case budget == 0:
-			rep.Cut++
-		default:
-			budget--
-			ok = send(fn(), sent, addr)
-		}
-	}
+	r := &round{ctx: ctx, a: a, budget: a.maxFrames()}
+	v6 := announcedIPv6(a.Targets.IPv6)
 	for _, addr := range a.Targets.IPv4 {
-		try(&rep.ARP, addr, func() error { return a.Sender.SendARPAnnouncement(a.MAC, addr) })
+		r.try(&r.rep.ARP, addr, func() error { return a.Sender.SendARPAnnouncement(a.MAC, addr) })
 	}
 	for _, addr := range v6 {
-		try(&rep.NA, addr, func() error { return a.Sender.SendUnsolicitedNA(a.MAC, addr) })
+		r.try(&r.rep.NA, addr, func() error { return a.Sender.SendUnsolicitedNA(a.MAC, addr) })
 	}
 	if gateways {
 		for _, gw := range a.Targets.GatewaysV4 {
 			for _, src := range a.Targets.IPv4 {
-				try(&rep.GatewayARP, gw, func() error { return a.Sender.SendARPRequest(a.MAC, src, gw) })
+				r.try(&r.rep.GatewayARP, gw, func() error { return a.Sender.SendARPRequest(a.MAC, src, gw) })
 			}
 		}
 		for _, gw := range a.Targets.GatewaysV6 {
 			for _, src := range v6 {
-				try(&rep.GatewayNS, gw, func() error { return a.Sender.SendNeighborSolicitation(a.MAC, src, gw) })
+				r.try(&r.rep.GatewayNS, gw, func() error { return a.Sender.SendNeighborSolicitation(a.MAC, src, gw) })
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, err)
+		r.errs = append(r.errs, err)
 	}
-	return rep, errors.Join(errs...)
+	return r.rep, errors.Join(r.errs...)
+}
+
+// round is one Round in progress: what it sent, its failures, and whether
+// it may go on.
+type round struct {
+	ctx     context.Context
+	a       *Announcer
+	rep     RoundReport
+	errs    []error
+	stopped bool // the link is gone or ctx is done
+	budget  int  // frames the bound still allows
+}
+
+// try sends one frame with fn while the round may go on and the bound
+// allows, and records it in sent (a list of r.rep).
+func (r *round) try(sent *[]netip.Addr, addr netip.Addr, fn func() error) {
+	switch {
+	case r.stopped:
+		return
+	case r.budget == 0:
+		r.rep.Cut++
+		return
+	}
+	r.budget--
+	err := fn()
+	switch {
+	case err == nil:
+		*sent = append(*sent, addr)
+	case errors.Is(err, ErrNoMcastRoute) && r.a.NoMcastRoute && sent == &r.rep.NA:
+		r.rep.SkippedNA = append(r.rep.SkippedNA, addr)
+	case errors.Is(err, ErrNoMcastRoute) && r.a.NoMcastRoute && sent == &r.rep.GatewayNS:
+		r.rep.SkippedNS = append(r.rep.SkippedNS, addr)
+	default:
+		r.rep.Failed++
+		r.errs = append(r.errs, err)
+		r.stopped = errors.Is(err, ErrLinkGone)
+	}
+	r.stopped = r.stopped || r.ctx.Err() != nil
 }
 
 func (a *Announcer) maxFrames() int {

@@ -110,6 +110,9 @@ EOF
 	# Not through lab_bg: a process the test does not know about, as a plugin's leak would be.
 	nsenter --net="$(lab_netns_path peer)" -- sleep 600 </dev/null >/dev/null 2>&1 3>&- &
 	pid=$!
+	# Until nsenter has entered the netns and exec'd sleep, there is nothing there to find.
+	for _ in $(seq 100); do [ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ] && break; sleep 0.02; done
+	[ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ] || fail "sleep did not start in the peer's netns"
 	run --separate-stderr lab_teardown
 	assert_failure
 	[[ $stderr == *"still running, stopped: pid $pid (sleep 600) in $(lab_netns_path peer)"* ]] || fail "stderr: $stderr"

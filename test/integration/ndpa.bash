@@ -28,8 +28,8 @@ lab_after_del() {
 		left=1
 	fi
 	# An announcer that finished its rounds removes its state file and then exits: give one that
-	# is on its way out (a loaded machine can hold it there a while) a second to go.
-	for _ in $(seq 20); do [ -z "$(announcers)" ] && break; sleep 0.05; done
+	# is on its way out (a loaded machine can hold it there a while) three seconds to go.
+	for _ in $(seq 60); do [ -z "$(announcers)" ] && break; sleep 0.05; done
 	if [ -n "$(announcers)" ]; then
 		echo "announcers still running after DEL: $(announcers)" >&2
 		left=1
