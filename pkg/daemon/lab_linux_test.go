@@ -37,7 +37,7 @@ type lab struct {
 	frames chan time.Time // ARP announcements of labAddr seen on b
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	nstest.RequireRoot(t)
 	l := &lab{ns: nstest.NewNetNS(t), frames: make(chan time.Time, 64)}
@@ -67,7 +67,7 @@ func newLab(t *testing.T) *lab {
 }
 
 // capture reads ARP frames on b and reports each announcement of labAddr.
-func (l *lab) capture(t *testing.T, h *netlink.Handle) {
+func (l *lab) capture(t testing.TB, h *netlink.Handle) {
 	t.Helper()
 	b, err := h.LinkByName("b")
 	if err != nil {
@@ -109,7 +109,7 @@ func htons(v uint16) uint16 {
 }
 
 // sockets opens the attachment's sender on a, as ADD does, and returns its files for a hand-off.
-func (l *lab) sockets(t *testing.T) []*os.File {
+func (l *lab) sockets(t testing.TB) []*os.File {
 	t.Helper()
 	s, err := l2disco.NewSenderInNetNS(l.ns.Path(), l2disco.SenderOptions{IfName: "a", IPv4: true})
 	if err != nil {
@@ -147,7 +147,7 @@ func (l *lab) announce(container string, rounds int, interval time.Duration) *ha
 }
 
 // startDaemon runs a service in a fresh data dir until the test ends.
-func startDaemon(t *testing.T, opts Options) (*Daemon, *handoff.Client) {
+func startDaemon(t testing.TB, opts Options) (*Daemon, *handoff.Client) {
 	t.Helper()
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
@@ -155,7 +155,9 @@ func startDaemon(t *testing.T, opts Options) (*Daemon, *handoff.Client) {
 	if opts.MetricsAddress == "" {
 		opts.MetricsAddress = "127.0.0.1:0"
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +174,7 @@ func startDaemon(t *testing.T, opts Options) (*Daemon, *handoff.Client) {
 	return d, &handoff.Client{Path: d.SocketPath(), Timeout: 2 * time.Second}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Helper()
@@ -182,7 +184,7 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 // metric scrapes /metrics and returns the value of the series written exactly as series
 // (`name{label="v",...}`), failing the test if it is absent.
-func metric(t *testing.T, d *Daemon, series string) float64 {
+func metric(t testing.TB, d *Daemon, series string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + d.MetricsAddr().String() + "/metrics")
 	if err != nil {
@@ -204,7 +206,7 @@ func metric(t *testing.T, d *Daemon, series string) float64 {
 }
 
 // eventually polls cond until it holds or a deadline generous for a loaded machine passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
