@@ -84,7 +84,9 @@ func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, a
 
 	an := h.Announce(context.Background(), cfg.Addrs, iface.AnnounceOptions{
 		Waits: plan.Waits, Rounds: plan.AdvertiseCount, Gateways: att.Gateways(plan.AnnounceToGateways),
-		Listen: plan.StaleListen > 0,
+		// Only with rounds left: they are what takes the listener's sockets (the service's job or
+		// the detached process); with none, nothing would listen, and ADD would pay their close.
+		Listen: plan.StaleListen > 0 && plan.AdvertiseCount > 1,
 	})
 	rep.announced(an)
 	if an.Sender == nil {
@@ -94,6 +96,7 @@ func addAttachment(args *skel.CmdArgs, plan *config.Plan, res *current.Result, a
 	defer an.Sender.Close()
 	if an.Listener != nil {
 		defer an.Listener.Close()
+		rep.add("listener", plan.StaleListen.String())
 	}
 	rep.add("background", startBackground(claim, backgroundJob(args, plan, h, an, cfg.Addrs), an, plan, start))
 	return rep, nil

@@ -65,6 +65,8 @@ listener_ended() {
 @test "deaf peer after IP reuse: with the listener its probes are answered after at most the first lost one per family" {
 	# Without the node service the listener lives as long as the rounds: 2 x 2 s here.
 	reuse_ip_for_b '{"advertiseCount": 3, "advertiseIntervalMs": 2000}'
+	run jq -r 'select(.msg == "ADD done") | .listener' "$NDPA_LOG"
+	assert_output "1m0s"
 	probes 5
 	[ "$GOT4" -ge 4 ] || fail "IPv4: $GOT4 of 5 probes answered, want at least 4: $(cat "$LAB_DIR/ping4")"
 	[ "$GOT6" -ge 4 ] || fail "IPv6: $GOT6 of 5 probes answered, want at least 4: $(cat "$LAB_DIR/ping6")"
@@ -129,4 +131,16 @@ listener_ended() {
 	[ -z "$(announcers)" ] || fail "the announcer and its listener still run after DEL"
 	run listener_ended
 	assert_output --partial '"reason":"stopped"'
+}
+
+@test "advertiseCount 1: no background, so no listener" {
+	reuse_ip_for_b '{"advertiseCount": 1}'
+	for _ in $(seq 40); do [ -z "$(announcers)" ] && break; sleep 0.05; done
+	probes 3
+	[ "$GOT4" = 0 ] && [ "$GOT6" = 0 ] || fail "probes answered without a listener: $GOT4 and $GOT6 of 3"
+	run grep -c -e '"msg":"black-hole listener ended"' -e '"msg":"stale peer corrected"' "$NDPA_LOG"
+	assert_output 0
+	# ADD opened none: nobody would run it, and ADD would pay its sockets' close.
+	run jq -r 'select(.msg == "ADD done") | .listener // "none"' "$NDPA_LOG"
+	assert_output "none"
 }
