@@ -272,6 +272,20 @@ lazy_adds() {
 	zombies "$LAZY_INIT"
 }
 
+@test "with the service, the black-hole listener ends with its window" {
+	service_start
+	with_ndpa '{"advertiseCount": 2, "advertiseIntervalMs": 200, "staleListenMs": 1000}'
+	lab_container b
+	run --separate-stderr cni_add b eth0 "$FIXED"
+	assert_success
+	for _ in $(seq 100); do grep -q '"msg":"black-hole listener ended"' "$DAEMON_LOG" && break; sleep 0.05; done
+	run jq -c 'select(.msg == "black-hole listener ended")' "$DAEMON_LOG"
+	assert_output --partial '"reason":"done"'
+	run jq -e '.ms >= 1000 and .ms < 2500' <<<"$output"
+	assert_success
+	[ "$(metric ndp_announce_background_attachments)" = 0 ] || fail "the service still holds the attachment after its window"
+}
+
 @test "under a PID 1 that never reaps, 20 ADDs with the service leave no zombie" {
 	service_start
 	with_ndpa '{"advertiseCount": 2, "advertiseIntervalMs": 100}'
