@@ -28,6 +28,8 @@ E2E_DIR=$REPO/test/e2e
 KUBELET=${KUBELET:?KUBELET must name the kubelet binary}
 STATICPOD=${STATICPOD:-$REPO/.tools/bin/staticpod}
 NDPA_BIN=${NDPA_BIN:-$REPO/bin/ndp-announce}
+# The node service the image holds beside the plugin (deploy/kubernetes/Dockerfile).
+NDPA_DAEMON_BIN=${NDPA_DAEMON_BIN:-$(dirname "$NDPA_BIN")/ndp-announce-daemon}
 CRICTL=${CRICTL:-$REPO/.tools/bin/crictl}
 CNI_PLUGINS_DIR=${CNI_PLUGINS_DIR:-$REPO/.tools/bin}
 
@@ -46,7 +48,7 @@ DS=$REPO/deploy/kubernetes
 HOST_PATHS=(/var/lib/kubelet /etc/kubernetes /usr/libexec/kubernetes /var/log/pods /var/log/containers
 	/etc/cni /opt/cni /run/cni /var/log/ndp-announce.log)
 
-for tool in containerd containerd-shim-runc-v2 runc ctr buildah busybox jq ip nsenter unshare "$KUBELET" "$STATICPOD" "$CRICTL" "$NDPA_BIN"; do
+for tool in containerd containerd-shim-runc-v2 runc ctr buildah busybox jq ip nsenter unshare "$KUBELET" "$STATICPOD" "$CRICTL" "$NDPA_BIN" "$NDPA_DAEMON_BIN"; do
 	command -v "$tool" >/dev/null || { echo "test/e2e: $tool not found" >&2; exit 1; }
 done
 for p in bridge host-local loopback; do
@@ -162,8 +164,9 @@ normalized_image() {
 build_image() {
 	local refs ref first b=(buildah --storage-driver vfs --root "$DIR/buildah/root" --runroot "$DIR/buildah/run")
 	mkdir -p "$DIR/buildah/tmp" "$DIR/context/bin" || return 1
-	# The Dockerfile's context is the repository root (COPY bin/ndp-announce): only that file.
-	cp "$DS/Dockerfile" "$DIR/context/" && cp "$NDPA_BIN" "$DIR/context/bin/ndp-announce" || return 1
+	# The Dockerfile's context is the repository root (COPY bin/...): only those files.
+	cp "$DS/Dockerfile" "$DIR/context/" && cp "$NDPA_BIN" "$DIR/context/bin/ndp-announce" &&
+		cp "$NDPA_DAEMON_BIN" "$DIR/context/bin/ndp-announce-daemon" || return 1
 	refs=$(for f in "$DS"/ndp-announce.yaml "$DS"/ndp-announce-uninstall.yaml; do
 		"$STATICPOD" "$f" | jq -r '.spec.initContainers[]?.image, .spec.containers[].image'
 	done | sort -u | while read -r ref; do normalized_image "$ref"; done)
@@ -312,6 +315,8 @@ check "P's neighbour entries now hold B's MAC ($B_MAC)" \
 	eval '[ "$(p_neigh_mac "$B_IP4")" = "$B_MAC" ] && [ "$(p_neigh_mac "$B_IP6")" = "$B_MAC" ]'
 check "plugin log ($log_file): one \"ADD done\" each for A and B" \
 	eval '[ "$(log_count "ADD done" "$A_ID")" = 1 ] && [ "$(log_count "ADD done" "$B_ID")" = 1 ]'
+check "the DaemonSet's node service took B's remaining rounds: ADD forked nothing" eval \
+	'grep "\"ADD done\"" "$NDPA_LOG" | grep -F "$B_ID" | grep -q "\"background\":\"service: "'
 # The second DEL comes with RemovePodSandbox, from the kubelet's garbage collection (once a minute).
 # The manifest's plugin config logs at info, where a DEL that succeeds says nothing: containerd
 # logs each network teardown that succeeded (the whole chain's DEL, ndp-announce's included).
@@ -346,7 +351,9 @@ echo "# nothing left on the node"
 check "kubelet still running" alive "$KUBELET_PID"
 stop_pid "$KUBELET_PID"
 KUBELET_PID=''
-check "no announcer state left in dataDir" eval '[ -z "$(ls -A "$NDPA_DATA" 2>/dev/null)" ]'
+# The node service's own files (its socket's lock, the fallback counter) are no attachment's state.
+check "no announcer state left in dataDir" eval \
+	'[ -z "$(ls -A "$NDPA_DATA" 2>/dev/null | grep -v -e "^announcer\.sock" -e "^handoff-fallbacks\$")" ]'
 check "no pod netns left under the state dir" eval '[ -z "$(ls -A "$DIR/state/io.containerd.grpc.v1.cri/netns" 2>/dev/null)" ]'
 check "no veth left in the node's netns" eval '[ "$(in_ns ip -j link show type veth | jq length)" = 0 ]'
 # kubelet bind-mounts its root dir onto itself (shared, for mount propagation) and leaves it: the
