@@ -34,6 +34,7 @@ func (j Job) Watch(ctx context.Context, ln *l2disco.Listener, s l2disco.Directed
 		Window:    j.Listen.Window,
 		Logger:    log,
 		OnRequest: onRequest,
+		NetNSPath: j.NetNS,
 	}
 	return w.Run(ctx)
 }

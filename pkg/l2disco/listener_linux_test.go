@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -287,6 +288,34 @@ func TestStaleWatchStopsWhenLinkGoes(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("run still listening 5s after its link was deleted")
+	}
+}
+
+// The runtime deleted the pod's netns without DEL: the watch lets go of it within a check or two
+// instead of keeping it, and its veth, alive for the rest of the window.
+func TestStaleWatchStopsWhenNetNSGoes(t *testing.T) {
+	l := newLab(t)
+	w := l.watch(t, time.Minute)
+	w.NetNSPath = l.ctr.Path()
+	res := runWatch(t.Context(), w)
+	time.Sleep(NetNSCheckInterval) // running, with the path checked at least once
+	if err := unix.Unmount(w.NetNSPath, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(w.NetNSPath); err != nil {
+		t.Fatal(err)
+	}
+	gone := time.Now()
+	select {
+	case r := <-res:
+		if !errors.Is(r.err, ErrNetNSGone) {
+			t.Errorf("run after the netns was deleted: %v, want ErrNetNSGone", r.err)
+		}
+		if took := r.ended.Sub(gone); took > 3*NetNSCheckInterval {
+			t.Errorf("run ended %v after the netns went, want within %v", took, 3*NetNSCheckInterval)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run still listening 5s after its netns was deleted")
 	}
 }
 

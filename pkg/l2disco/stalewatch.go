@@ -77,7 +77,16 @@ type StaleWatch struct {
 
 	// OnRequest, if set, is called after each request sent (metrics).
 	OnRequest func(StaleRequest)
+
+	// NetNSPath, if set, ends Run (ErrNetNSGone) once the path no longer
+	// names the namespace it named when Run began: the listener's sockets
+	// would otherwise keep a deleted namespace, and its veth, alive for the
+	// rest of the window. It is checked every NetNSCheckInterval.
+	NetNSPath string
 }
+
+// NetNSCheckInterval is how often a StaleWatch checks its NetNSPath.
+const NetNSCheckInterval = 500 * time.Millisecond
 
 // A StaleRequest is one request sent to a stale peer.
 type StaleRequest struct {
@@ -118,9 +127,20 @@ func (w *StaleWatch) Run(ctx context.Context) (StaleReport, error) {
 	if !time.Now().Before(end) {
 		return rep, nil
 	}
+	var want NetNSID
+	if w.NetNSPath != "" {
+		id, err := statNetNS(w.NetNSPath)
+		if err != nil {
+			return rep, fmt.Errorf("%w: %w", ErrNetNSGone, err)
+		}
+		want = id
+	}
 	peers := newStaleTable(w.Prefixes, w.Interval, w.MaxPeers)
 	r := w.read(ctx, end)
 	defer r.stop()
+	if w.NetNSPath != "" {
+		defer w.watchNetNS(r, want)()
+	}
 	var runErr error
 	for p := range r.frames {
 		rep.Frames++
@@ -183,6 +203,40 @@ func (w *StaleWatch) request(p StalePeer, rep *StaleReport, peers *staleTable) e
 		w.OnRequest(StaleRequest{Peer: p, After: after})
 	}
 	return nil
+}
+
+// watchNetNS stops the readers with ErrNetNSGone once NetNSPath stops
+// naming want. The returned func ends the check.
+func (w *StaleWatch) watchNetNS(r *readers, want NetNSID) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(NetNSCheckInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			id, err := statNetNS(w.NetNSPath)
+			if err == nil && id == want {
+				continue
+			}
+			if err == nil {
+				err = fmt.Errorf("%s now names another namespace", w.NetNSPath)
+			}
+			r.mu.Lock()
+			r.err = errors.Join(r.err, fmt.Errorf("%w: %w", ErrNetNSGone, err))
+			r.mu.Unlock()
+			r.stop()
+			return
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 func (w *StaleWatch) logger() *slog.Logger {
