@@ -53,8 +53,8 @@ func TestCheckFailures(t *testing.T) {
 	}
 }
 
-// CHECK with nothing to verify (no sysctls, no IPv6) passes without looking; with something to
-// verify it fails on a sysctl ADD never applied, and on an interface that is gone, naming it.
+// CHECK with nothing to verify (no sysctls, no IPv6) passes; with something to verify it fails on
+// a sysctl ADD never applied, and on an interface that is gone, naming them.
 func TestCheckNothingToVerifyAndGoneInterface(t *testing.T) {
 	b := newBed(t)
 	a := b.attach(t, attachOptions{IPv4Only: true})
