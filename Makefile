@@ -44,7 +44,7 @@ E2E_DEB_PACKAGES := containerd runc busybox-static podman
 .PHONY: e2e e2e-deps
 e2e: deps build e2e-deps
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root (network namespaces, containerd)"; exit 1; }
-	NDPA_BIN="$(CURDIR)/$(BIN)" CRICTL="$(TOOLS)/crictl" CNI_PLUGINS_DIR="$(TOOLS)" \
+	NDPA_BIN="$(CURDIR)/$(BIN)" CRICTL="$(TOOLS)/crictl" STATICPOD="$(TOOLS)/staticpod" CNI_PLUGINS_DIR="$(TOOLS)" \
 		timeout --foreground -k 30 600 bash test/e2e/cri.bash
 	@$(MAKE) --no-print-directory e2e-kubelet
 	@$(MAKE) --no-print-directory e2e-podman
@@ -70,6 +70,7 @@ e2e-deps:
 		dir=$$(cd / && GONOSUMDB=sigs.k8s.io/cri-tools $(GO) mod download -json sigs.k8s.io/cri-tools@$(CRI_TOOLS_VER) | jq -r .Dir) && \
 		cd "$$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod GONOSUMDB=sigs.k8s.io/cri-tools \
 		$(GO) build -trimpath -o $(TOOLS)/crictl ./cmd/crictl; }
+	@$(GO) build -o $(TOOLS)/staticpod ./test/e2e/staticpod
 
 deps: deps-apt deps-go
 
@@ -145,5 +146,4 @@ e2e-kubelet-deps:
 		[ "$$(id -u)" = 0 ] || { echo "need root to apt-get install $$missing"; exit 1; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(GO) build -o $(TOOLS)/staticpod ./test/e2e/staticpod
 	@GO="$(GO)" timeout --foreground -k 30 1800 bash test/e2e/build-kubelet.bash $(KUBELET_VER) "$(KUBELET)"

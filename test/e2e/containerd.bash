@@ -4,7 +4,7 @@
 #
 # The scenario sets, before calling containerd_init: NS (the netns name), CGROUP_PARENT (removed in
 # every cgroup hierarchy on exit), and may redefine the hooks cleanup_first (runs first in cleanup),
-# cleanup_node (after containerd stopped, before the sweep for processes) and leftovers_extra
+# cleanup_node (after containerd stopped and the sweep for leaked processes) and leftovers_extra
 # (prints more leftovers, one per line). NODE_NSENTER holds the nsenter flags of every command run
 # "on the node" (in_ns): the netns, and node.bash adds its mount namespace.
 
@@ -34,7 +34,11 @@ containerd_init() {
 	SOCK=$DIR/containerd.sock
 	CONTAINERD_PID=''
 	NODE_NSENTER=(--net="/run/netns/$NS")
-	declare -gA NS_INODES=() # namespace inode ("net:[N]", "mnt:[N]") -> what it is, for the leak check
+	# Namespace inode ("net:[N]", "mnt:[N]") -> what it is, for the leak check: only namespaces held
+	# until the cleanup (containerd's netns, the node's mount namespace). The kernel reuses the inode
+	# number of a freed namespace, so a pod's, once gone, may be another test's: pods' processes are
+	# found through these (shims) or through $DIR on their command line (announcers: the netns path).
+	declare -gA NS_INODES=()
 	# Shim sockets go under /run/containerd/s whatever the config says (containerd 1.6): note what
 	# is there now so that only ours count as leftovers.
 	RUN_CONTAINERD_EXISTED=0
@@ -66,14 +70,16 @@ cleanup() {
 		echo "# ndp-announce log:"
 		sed 's/^/#   /' "$NDPA_LOG" 2>/dev/null | tail -n 20
 	fi
-	cleanup_node
 	# Whatever still runs in our namespaces or names our dir (shims, announcers) is a leak: stop it.
-	for pid in $(our_processes); do
+	# (The node's holder is expected: cleanup_node stops it.)
+	for pid in $(our_processes | grep -vx "${NODE_PID:-}"); do
 		left+=("process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)")
 		stop_pid "$pid"
 	done
+	cleanup_node
 	umount_under "$DIR"
 	[ -e "/run/netns/$NS" ] && { ip netns del "$NS" || left+=("netns $NS (cannot delete)"); }
+	NS_INODES=() # freed now: their inodes may be anyone's
 	find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${CGROUP_PARENT#/}" 2>/dev/null |
 		while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
 	rm -rf "$DIR"

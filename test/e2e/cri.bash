@@ -17,13 +17,14 @@
 # Addresses: 203.0.113.0/24 and 2001:db8:2::/64 only (the bats lab uses 198.51.100.0/24).
 #
 # Needs root, containerd, runc, ctr, busybox (static), jq, iproute2; env: NDPA_BIN (the plugin),
-# CRICTL, CNI_PLUGINS_DIR (bridge, host-local, loopback). Prints PASS/FAIL lines and a closing
-# "N passed, N failed"; exits non-zero on any failure.
+# CRICTL, STATICPOD (test/e2e/staticpod), CNI_PLUGINS_DIR (bridge, host-local, loopback). Prints
+# PASS/FAIL lines and a closing "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NDPA_BIN=${NDPA_BIN:-$REPO/bin/ndp-announce}
 CRICTL=${CRICTL:-$REPO/.tools/bin/crictl}
+STATICPOD=${STATICPOD:-$REPO/.tools/bin/staticpod}
 CNI_PLUGINS_DIR=${CNI_PLUGINS_DIR:-$REPO/.tools/bin}
 
 ID=$(printf '%04x' $(($$ & 0xffff)))$(od -An -N2 -tx2 /dev/urandom | tr -d ' \n')
@@ -34,7 +35,7 @@ IMG_BUSYBOX=ndpa.invalid/e2e/busybox:1
 IMG_NDPA=ndpa.invalid/e2e/ndp-announce:1
 V4_GW=203.0.113.1 V6_GW=2001:db8:2::1
 
-for tool in containerd containerd-shim-runc-v2 runc ctr busybox jq ip nsenter "$CRICTL" "$NDPA_BIN"; do
+for tool in containerd containerd-shim-runc-v2 runc ctr busybox jq ip nsenter "$CRICTL" "$STATICPOD" "$NDPA_BIN"; do
 	command -v "$tool" >/dev/null || { echo "test/e2e: $tool not found" >&2; exit 1; }
 done
 for p in bridge host-local loopback; do
@@ -75,8 +76,6 @@ run_pod() {
 	POD_IP4=$(jq -r '.status.network.ip' <<<"$info")
 	POD_IP6=$(jq -r '.status.network.additionalIps[0].ip // empty' <<<"$info")
 	POD_MAC=$(nsenter --net="$POD_NETNS" ip -j link show dev eth0 | jq -r '.[0].address')
-	local inode
-	inode=$(stat -L -c %i "$POD_NETNS") && NS_INODES["net:[$inode]"]="pod $1"
 	note "pod $1: ${POD_ID:0:12} $POD_IP4 $POD_IP6 $POD_MAC"
 }
 
@@ -114,10 +113,11 @@ run_installer() {
 	[ "$state" = CONTAINER_EXITED ] && [ "$code" = 0 ]
 }
 
-# manifest_command FILE CONTAINER: the command of a container of a manifest (one-line JSON lists,
-# which plugins/ndp-announce's tests also parse).
+# manifest_command FILE CONTAINER: the command and args of a container of a DaemonSet manifest,
+# decoded strictly as the API server would (test/e2e/staticpod), as one JSON list.
 manifest_command() {
-	awk -v c="$2" '$0 ~ "- name: " c "$" { found = 1 } found && /command:/ { sub(/^[^[]*/, ""); print; exit }' "$1"
+	"$STATICPOD" "$1" | jq -c --arg c "$2" \
+		'[.spec.initContainers[]?, .spec.containers[]] | map(select(.name == $c))[0] // empty | (.command // []) + (.args // [])'
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -135,7 +135,6 @@ pod_up() {
 # start_pod NAME: waits (90 s) until the kubelet has static pod NAME up.
 start_pod() {
 	wait_for 90 pod_up "$1" || return 1
-	NS_INODES[$(readlink "$POD_NETNS")]="pod $1"
 	note "pod $1: ${POD_ID:0:12} $POD_IP4 $POD_IP6 $POD_MAC"
 }
 

@@ -110,7 +110,6 @@ run_ctr() {
 	CTR_ID=$(podman run -d --name "$1" --network "$NET" --ip "$V4_NET.$2" --ip6 "$V6_NET:$2" \
 		--cgroup-parent "$CGROUP_PARENT" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$IMG") || return
 	CTR_NETNS=/proc/$(podman inspect -f '{{.State.Pid}}' "$1")/ns/net || return
-	NS_INODES[$(readlink "$CTR_NETNS")]="container $1"
 	CTR_MAC=$(nsenter --net="$CTR_NETNS" ip -j link show dev eth0 | jq -r '.[0].address')
 	note "container $1: ${CTR_ID:0:12} $V4_NET.$2 $V6_NET:$2 $CTR_MAC" >&2
 }
