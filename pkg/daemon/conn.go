@@ -101,8 +101,7 @@ func (d *Daemon) announce(req *handoff.Request, files []*os.File) error {
 		t: handoff.CountSends(sender, func(k handoff.FrameKind, err error) {
 			d.metrics.sent(k, err, job.NoMcastRoute)
 		}),
-		beforeRound: d.opts.BeforeRound,
-		log:         log,
+		log: log,
 	}
 	// The window counts from ADD's hand-off, as the detached process counts from its start.
 	start := time.Now()

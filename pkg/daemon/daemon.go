@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ndp-announce/ndp-announce/pkg/announcer"
 	"github.com/ndp-announce/ndp-announce/pkg/config"
 )
 
@@ -33,9 +32,7 @@ type Options struct {
 	MaxAttachments int
 	// MaxConnections bounds the connections served at once; more are closed at once.
 	MaxConnections int
-	// BeforeRound, if set, runs before each background round (see rounds.beforeRound).
-	BeforeRound func(context.Context, *announcer.Job) error
-	Logger      *slog.Logger
+	Logger         *slog.Logger
 }
 
 // Daemon is the node service.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/ndp-announce/ndp-announce/internal/nstest"
@@ -320,4 +321,30 @@ func TestConnectionLimit(t *testing.T) {
 		_, err := fast.Do(&handoff.Request{Kind: handoff.KindStop, Stop: &announcer.Key{Network: "n", ContainerID: "c", IfName: "e"}}, nil)
 		return err == nil
 	})
+}
+
+// An address removed from the interface after ADD is not announced again: the service's rounds
+// re-read the interface's addresses through its sockets' netns (announcer.Job.Run) and stop when
+// none is left.
+func TestRoundsDropRemovedAddresses(t *testing.T) {
+	l := newLab(t)
+	d, c := startDaemon(t, Options{})
+	if _, err := c.Do(l.announce("c1", 2, 300*time.Millisecond), l.sockets(t)); err != nil {
+		t.Fatal(err)
+	}
+	h := nstest.Handle(t, l.ns)
+	link, err := h.LinkByName("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: labAddr.AsSlice(), Mask: net.CIDRMask(24, 32)}}
+	if err := h.AddrDel(link, addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the job to end", func() bool { return metric(t, d, gauge) == 0 })
+	select {
+	case <-l.frames:
+		t.Error("an address removed after ADD was announced by the service")
+	default:
+	}
 }

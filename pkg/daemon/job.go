@@ -18,32 +18,13 @@ import (
 type rounds struct {
 	job announcer.Job
 	t   l2disco.Transport
-	// beforeRound, if set, runs before each round and may change the job's targets (issue 10:
-	// drop the addresses removed since ADD); an error ends the job.
-	beforeRound func(context.Context, *announcer.Job) error
-	log         *slog.Logger
+	log *slog.Logger
 }
 
-// run sends the rounds, each interval after the previous one, with l2disco's checks before each
-// (netns still there, MAC unchanged, link present), and says why they ended.
-func (r *rounds) run(ctx context.Context) error {
-	if r.beforeRound == nil {
-		return r.job.Run(ctx, r.t, r.log)
-	}
-	left := r.job.Rounds
-	for ; left > 0; left-- {
-		if err := r.beforeRound(ctx, &r.job); err != nil {
-			return err
-		}
-		// One round per Run: the same checks and timer, with beforeRound in between.
-		one := r.job
-		one.Rounds = 1
-		if err := one.Run(ctx, r.t, r.log.With("roundsLeft", left)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// run sends the rounds, each interval after the previous one, with announcer.Job's checks before
+// each (netns still there, MAC unchanged, link present, addresses still on the interface), and
+// says why they ended.
+func (r *rounds) run(ctx context.Context) error { return r.job.Run(ctx, r.t, r.log) }
 
 // adopt turns the files of an announce into a Sender and, if it has a listen window and its
 // sockets, a Listener; it closes the files (both keep duplicates).

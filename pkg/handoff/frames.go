@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 
 	"github.com/ndp-announce/ndp-announce/pkg/l2disco"
 )
@@ -124,6 +125,17 @@ func (c *countingTransport) SendNeighborSolicitation(mac net.HardwareAddr, src, 
 }
 
 func (c *countingTransport) LinkMAC() (net.HardwareAddr, error) { return c.t.LinkMAC() }
+
+// Files passes through, so that announcer.Job.Run opens its netlink socket in the namespace of the
+// sockets and re-reads the interface's addresses before each round.
+func (c *countingTransport) Files() (arp, icmp6 *os.File, err error) {
+	if f, ok := c.t.(interface {
+		Files() (*os.File, *os.File, error)
+	}); ok {
+		return f.Files()
+	}
+	return nil, nil, errors.New("transport has no socket files")
+}
 
 // NetNS passes through, so that l2disco.Announcer still learns the sockets' namespace.
 func (c *countingTransport) NetNS() (l2disco.NetNSID, error) {
