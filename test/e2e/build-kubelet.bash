@@ -11,9 +11,13 @@ set -euo pipefail
 version=$1 out=$2
 GO=${GO:-go}
 
-if [ -x "$out" ] && "$out" --version 2>/dev/null | grep -qx "Kubernetes $version"; then
-	exit 0
-fi
+built() { [ -x "$out" ] && "$out" --version 2>/dev/null | grep -qx "Kubernetes $version"; }
+built && exit 0
+# One build at a time per cache (two CI runs on one machine): the second waits, then finds it.
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
+built && exit 0
 minor_patch=${version#v1.} # 34.4
 staging_ver=v0.$minor_patch
 
@@ -29,8 +33,7 @@ $GO mod edit -json "$kdir/go.mod" |
 		$GO mod edit -replace "$m=$m@$staging_ver"
 	done
 $GO mod edit -require "k8s.io/kubernetes@$version"
-echo "building kubelet $version (staging modules at $staging_ver); about 7 minutes on 2 CPUs with an empty Go build cache" >&2
-mkdir -p "$(dirname "$out")"
+echo "building kubelet $version (staging modules at $staging_ver); 7 to 12 minutes on 2 CPUs with empty Go caches" >&2
 tmp=$(mktemp "$out.XXXXXX") # renamed into place when done: a concurrent run never sees half a binary
 trap 'rm -rf "$work" "$tmp"' EXIT
 major=1 minor=${minor_patch%%.*}
