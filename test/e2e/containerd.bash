@@ -39,11 +39,12 @@ containerd_init() {
 	# number of a freed namespace, so a pod's, once gone, may be another test's: pods' processes are
 	# found through these (shims) or through $DIR on their command line (announcers: the netns path).
 	declare -gA NS_INODES=()
-	# Shim sockets go under /run/containerd/s whatever the config says (containerd 1.6): note what
-	# is there now so that only ours count as leftovers.
+	# Shim sockets go under /run/containerd/s whatever the config says (containerd 1.6), named
+	# sha256(grpc address/namespace/sandbox id): ours are known by name (OUR_SHIM_SOCKETS, from the
+	# sandboxes containerd logged), another run's beside ours are not leftovers.
 	RUN_CONTAINERD_EXISTED=0
 	[ -d /run/containerd ] && RUN_CONTAINERD_EXISTED=1
-	SHIM_SOCKETS_BEFORE=$(ls /run/containerd/s 2>/dev/null | sort)
+	OUR_SHIM_SOCKETS=''
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 }
@@ -82,6 +83,7 @@ cleanup() {
 	NS_INODES=() # freed now: their inodes may be anyone's
 	find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${CGROUP_PARENT#/}" 2>/dev/null |
 		while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+	OUR_SHIM_SOCKETS=$(our_shim_sockets)
 	rm -rf "$DIR"
 	if [ $RUN_CONTAINERD_EXISTED = 0 ]; then
 		rmdir /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd 2>/dev/null
@@ -146,14 +148,23 @@ umount_under() {
 	done
 }
 
+# our_shim_sockets: the names of the shim sockets of every sandbox our containerd ran.
+our_shim_sockets() {
+	local id
+	grep -h -o 'returns sandbox id \\"[0-9a-f]*' "$DIR/containerd.log" 2>/dev/null | grep -o '[0-9a-f]*$' |
+		while read -r id; do
+			printf '%s' "$SOCK/k8s.io/$id" | sha256sum | cut -d' ' -f1
+		done
+}
+
 leftovers() {
-	local pid
+	local pid s
 	ip netns list | grep -q "^$NS\b" && echo "netns $NS"
 	awk -v d="$DIR" 'index($5, d) == 1 { print "mount " $5 }' /proc/self/mountinfo
 	ip -j link show | jq -r --arg p "ndpae$ID" '.[].ifname | select(startswith($p)) | "root-netns link " + .'
 	for pid in $(our_processes); do echo "process $pid"; done
 	find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${CGROUP_PARENT#/}" 2>/dev/null | sed 's/^/cgroup /'
-	comm -13 <(echo "$SHIM_SOCKETS_BEFORE") <(ls /run/containerd/s 2>/dev/null | sort) | sed '/^$/d; s/^/shim socket /'
+	for s in $OUR_SHIM_SOCKETS; do [ -e "/run/containerd/s/$s" ] && echo "shim socket $s"; done
 	[ -e "$DIR" ] && echo "dir $DIR"
 	leftovers_extra
 	return 0
