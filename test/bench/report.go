@@ -272,6 +272,10 @@ func p2Verdicts(p *P2Result) []verdict {
 	if len(ndpa.PluginMs) > 0 {
 		add("P2 ndp-announce's own work", targetOwnMedianMs, "median (the `ms` of its ADD log line)", ndpa.PluginMs)
 	}
+	// The same target with the rounds after the first handed to the node service, not forked.
+	if svc := p.Variant(p2Service); svc != nil && len(svc.PluginMs) > 0 {
+		add("P2 own work, node service", targetOwnMedianMs, "median (the `ms` of its ADD log line)", svc.PluginMs)
+	}
 	if noop != nil {
 		add("P2 ADD over the no-op floor", targetOverFloorMs, "added over the no-op chained plugin at the median", pairedDiff(ndpa.Add, noop.Add))
 		if svc := p.Variant(p2Service); svc != nil {

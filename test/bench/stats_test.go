@@ -140,6 +140,8 @@ func TestReportVerdicts(t *testing.T) {
 		{Name: p2Noop, Setup: SetupNoop, Label: "bridge + no-op", Add: []float64{24, 27}, Del: []float64{41, 41}},
 		{Name: p2NDPA, Setup: SetupNDPA, Label: "bridge + ndp-announce", Short: "bridge+ndp-announce", Add: []float64{30, 33}, Del: []float64{60, 60},
 			PluginMs: []float64{0.8, 1.0}},
+		{Name: p2Service, Setup: SetupNDPASvc, Label: "bridge + ndp-announce, node service", Short: "svc", Add: []float64{25, 28}, Del: []float64{50, 50},
+			PluginMs: []float64{1.2, 1.6}},
 	}}}
 	out := Report(r, "docs/x.svg")
 	for _, want := range []string{
@@ -147,6 +149,7 @@ func TestReportVerdicts(t *testing.T) {
 		// Paired: 30-20 and 33-22.
 		"| P2 ADD latency | ≤ 8 ms added over bridge alone at the median | **missed**: 10.50 ms (1.31× the target), median of 2 |",
 		"| P2 ndp-announce's own work | ≤ 1 ms median (the `ms` of its ADD log line) | **met**: 0.90 ms (0.90× the target), median of 2 |",
+		"| P2 own work, node service | ≤ 1 ms median (the `ms` of its ADD log line) | **missed**: 1.40 ms (1.40× the target), median of 2 |",
 		// Paired: 30-24 and 33-27, not the difference of the medians.
 		"| P2 ADD over the no-op floor | ≤ 1.5 ms added over the no-op chained plugin at the median | **missed**: 6.00 ms (4.00× the target), median of 2 |",
 		"| ADD, bridge + no-op | 25.5 | 26.7 | 24.0 | 27.0 | 1.21× |",
