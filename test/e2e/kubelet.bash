@@ -57,6 +57,9 @@ done
 
 # shellcheck source=containerd.bash
 source "$E2E_DIR/containerd.bash"
+# The node has a /run of its own: pods' netns go where a real containerd puts them, /var/run/netns,
+# which the DaemonSet's node service mounts.
+CONTAINERD_NETNS_UNDER_STATE=false
 # shellcheck source=node.bash
 source "$E2E_DIR/node.bash"
 HOST_PATHS_BEFORE=$(ls -d "${HOST_PATHS[@]}" 2>/dev/null)
@@ -316,6 +319,9 @@ check "plugin log ($log_file): one \"ADD done\" each for A and B" \
 	eval '[ "$(log_count "ADD done" "$A_ID")" = 1 ] && [ "$(log_count "ADD done" "$B_ID")" = 1 ]'
 check "the DaemonSet's node service took B's remaining rounds: ADD forked nothing" eval \
 	'grep "\"ADD done\"" "$NDPA_LOG" | grep -F "$B_ID" | grep -q "\"background\":\"service: "'
+# Through its /run/netns mount (HostToContainer) the service matches each job's netns path.
+service_log() { crictl logs "$(crictl ps -a -q --pod "$DS_ID" --name "^service\$" | head -n 1)" 2>&1; }
+check "the node service sees the runtime's netns paths" eval '! service_log | grep -q "netns paths are not visible"'
 # The second DEL comes with RemovePodSandbox, from the kubelet's garbage collection (once a minute).
 # The manifest's plugin config logs at info, where a DEL that succeeds says nothing: containerd
 # logs each network teardown that succeeded (the whole chain's DEL, ndp-announce's included).

@@ -24,7 +24,14 @@ node_start() {
 	for k in "${!NODE_TUNABLES[@]}"; do echo "${NODE_TUNABLES[$k]}" >"$DIR/node/sysctl/$k"; done
 	unshare --mount --propagation private -- bash -c '
 		set -e
+		# The copy of the /run/netns of this machine (a mount where ip netns was used) would stay in the
+		# node mountinfo under the new /run, and a runtime looking up how /run/netns is mounted
+		# would find that private copy.
+		if mountpoint -q /run/netns; then umount -R -l /run/netns; fi
 		mount -t tmpfs -o mode=755 ndpa-node-run /run
+		# Shared inside the node, as / is on a systemd host: the netns mounts of the runtime under
+		# /run/netns reach a container that mounts it HostToContainer (the DaemonSet service).
+		mount --make-shared /run
 		mount -t tmpfs -o mode=755 ndpa-node-log /var/log
 		mount -t tmpfs -o mode=755 ndpa-node-opt /opt
 		mount -t overlay -o "lowerdir=/etc,upperdir=$1/etc.upper,workdir=$1/etc.work" ndpa-node-etc /etc
