@@ -21,23 +21,6 @@ setup() {
 
 teardown() { lab_teardown; }
 
-# Every DEL stopped its rounds: no announcer runs and no state file is left (the service's
-# socket, its lock and the fallback counter are not attachment state). Replaces ndpa.bash's.
-lab_after_del() {
-	local left=0 files
-	files=$(ls -A "$STATE_DIR" 2>/dev/null | grep -v -e '^announcer\.sock' -e '^handoff-fallbacks$' || true)
-	if [ -n "$files" ]; then
-		echo "state left behind in $STATE_DIR: $files" >&2
-		left=1
-	fi
-	for _ in $(seq 20); do [ -z "$(announcers)" ] && break; sleep 0.05; done
-	if [ -n "$(announcers)" ]; then
-		echo "announcers still running after DEL: $(announcers)" >&2
-		left=1
-	fi
-	return $left
-}
-
 # service_start: the service in the lab's host netns on STATE_DIR; returns once it serves.
 service_start() {
 	lab_bg host "$DAEMON_LOG" "$NDPA_DAEMON" --data-dir "$STATE_DIR" --metrics-address "$METRICS" --log-level debug
